@@ -1,0 +1,81 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/conf"
+	"github.com/aqueduct-cdn/aqueduct/peer"
+)
+
+// common holds the flags every role has.
+type common struct {
+	keyFile   string
+	logLevel  string
+	logFormat string
+	name      string
+	mptcp     bool
+}
+
+func newFlagSet(name, synopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: aqueduct %s %s\n\n", name, synopsis)
+		fmt.Fprintln(w, strings.TrimSpace(about))
+		fmt.Fprintln(w, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func (c *common) register(fs *flag.FlagSet, role string, keyed bool) {
+	if keyed {
+		fs.StringVar(&c.keyFile, "key-file", "", "file holding the cluster key (else $"+clusterkey.EnvVar+"); make one with \"aqueduct keygen\"")
+		fs.StringVar(&c.name, "name", role, "this node's name, shown in its peers' logs")
+		fs.BoolVar(&c.mptcp, "mptcp", true, "use MPTCP for peer links where the kernel offers it")
+	}
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+}
+
+// parse parses args; a mistake has been reported to the user when it
+// returns errUsage.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "aqueduct %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+func (c *common) logger() (*slog.Logger, error) {
+	return conf.NewLogger(os.Stderr, c.logFormat, c.logLevel)
+}
+
+// peerConfig loads the key and returns the peer settings.
+func (c *common) peerConfig(log *slog.Logger) (peer.Config, error) {
+	key, err := clusterkey.Load(c.keyFile)
+	if err != nil {
+		return peer.Config{}, err
+	}
+	return peer.Config{Key: key, Name: c.name, MPTCP: c.mptcp, Logger: log}, nil
+}
+
+// isSet reports whether the flag was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

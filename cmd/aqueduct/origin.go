@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/conf"
+	"github.com/aqueduct-cdn/aqueduct/origin"
+)
+
+func runOrigin(ctx context.Context, args []string) error {
+	fs := newFlagSet("origin", "--root DIR [--http ADDR] [--peer ADDR] [flags]", `Serves the content directory DIR over HTTP (players, browsers, curl) and over
+the peer protocol (relays and edges of the cluster). Nothing outside DIR is
+ever served.`)
+	var c common
+	c.register(fs, "origin", true)
+	root := fs.String("root", "", "content directory to serve (required)")
+	httpAddr := fs.String("http", ":8080", `HTTP listen address ("-" to disable)`)
+	peerAddr := fs.String("peer", ":7070", "peer protocol listen address")
+	var allow conf.StringList
+	fs.Var(&allow, "allow-origins", "comma-separated browser origins allowed to read (CORS); default any")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *root == "" {
+		fs.Usage()
+		return errUsage
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	pc, err := c.peerConfig(log)
+	if err != nil {
+		return err
+	}
+	o, err := origin.New(origin.Config{Root: *root, HTTPAddr: *httpAddr, PeerAddr: *peerAddr, AllowOrigins: allow, Peer: pc, Logger: log})
+	if err != nil {
+		return err
+	}
+	return o.Run(ctx)
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/conf"
+	"github.com/aqueduct-cdn/aqueduct/relay"
+)
+
+func runRelay(ctx context.Context, args []string) error {
+	fs := newFlagSet("relay", "--upstream HOST:PORT[,HOST:PORT...] [--peer ADDR] [--cache-dir DIR] [--cache-size BYTES] [flags]",
+		`A proxy node: serves peers (edges, other relays) with objects fetched from
+its upstreams (the origin or other relays) over many connections, verified
+block by block, and cached on disk within a budget.`)
+	var c common
+	c.register(fs, "relay", true)
+	var ups conf.AddrList
+	fs.Var(&ups, "upstream", "upstream peer addresses, comma-separated (required)")
+	peerAddr := fs.String("peer", ":7071", "peer protocol listen address")
+	cacheDir := fs.String("cache-dir", "", "block cache directory (default: a temporary directory removed at exit)")
+	cacheSize := conf.Size(1 << 30)
+	fs.Var(&cacheSize, "cache-size", "disk budget of the cache, e.g. 10GiB")
+	conns := fs.Int("conns", 8, "connections to the upstreams in all")
+	pipeline := fs.Int("pipeline", 4, "requests in flight per connection")
+	memory := conf.Size(256 << 20)
+	fs.Var(&memory, "memory", "memory for block buffers")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(ups) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	pc, err := c.peerConfig(log)
+	if err != nil {
+		return err
+	}
+	r, err := relay.New(relay.Config{
+		Upstreams: ups, PeerAddr: *peerAddr, CacheDir: *cacheDir, CacheSize: int64(cacheSize),
+		Conns: *conns, Pipeline: *pipeline, Memory: int64(memory), Peer: pc, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx)
+}

@@ -1,0 +1,62 @@
+package peer
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// Config configures both ends of a connection. Zero values mean the
+// defaults given on each field; Key is required.
+type Config struct {
+	Key  clusterkey.Key // the cluster key both ends must hold
+	Name string         // this node's name, sent in the handshake for the other end's logs
+
+	MPTCP bool // dial and listen with MPTCP where the kernel offers it
+
+	MaxFrame         uint32        // largest frame payload accepted; default wire.DefaultMaxFrame
+	HandshakeTimeout time.Duration // default 10 s
+	IdleTimeout      time.Duration // close after this long without receiving anything; PING after a third of it; default 45 s
+
+	// Server side.
+	MaxHandles  int // open handles per connection; default 256
+	MaxRequests int // outstanding requests per connection; default 128
+	MaxStreams  int // READ requests served at once per connection; default 16
+	DataFrame   int // payload bytes per DATA frame; default 128 KiB (capped by the peer's max frame)
+
+	Logger *slog.Logger // nil discards
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxFrame == 0 {
+		c.MaxFrame = wire.DefaultMaxFrame
+	}
+	c.MaxFrame = min(max(c.MaxFrame, wire.MinMaxFrame), wire.MaxMaxFrame)
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 45 * time.Second
+	}
+	if c.MaxHandles <= 0 {
+		c.MaxHandles = 256
+	}
+	if c.MaxRequests <= 0 {
+		c.MaxRequests = 128
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 16
+	}
+	if c.DataFrame <= 0 {
+		c.DataFrame = 128 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Name == "" {
+		c.Name = "aqueduct"
+	}
+	return c
+}

@@ -1,0 +1,493 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// Conn is the client end of a peer connection: it opens objects and reads
+// byte ranges of them from the server. It is safe for concurrent use.
+//
+// Asynchronous calls (OpenAsync, Read) take a callback that runs on the
+// connection's reader goroutine exactly once: when the request ends, or
+// when the connection fails. A callback must return quickly and must not
+// call blocking methods of the same Conn.
+type Conn struct {
+	nc   net.Conn
+	cfg  Config
+	sess session
+	fr   *frameReader
+	snd  *sender
+	log  *slog.Logger
+
+	mu         sync.Mutex
+	calls      map[uint32]*call
+	handles    map[uint32]bool
+	nextReq    uint32
+	nextHandle uint32
+	goaway     bool
+	err        error // why the connection ended; nil while open
+
+	closed   chan struct{}
+	lastRecv atomic.Int64 // unix nanoseconds of the last frame received
+	wg       sync.WaitGroup
+}
+
+type callKind uint8
+
+const (
+	kindOpen callKind = iota + 1
+	kindHashes
+	kindRead
+)
+
+type call struct {
+	kind   callKind
+	handle uint32
+
+	onOpen   func(wire.Object, error)
+	onHashes func(first uint32, hashes []byte, err error)
+
+	// READ: the bytes go to dst, which covers [base, base+len(dst)).
+	dst    []byte
+	base   uint64
+	filled int
+	seq    uint32
+	onRead func(error)
+}
+
+// Dial connects to a peer server at addr and runs the handshake.
+func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
+	var d net.Dialer
+	d.SetMultipathTCP(cfg.MPTCP)
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("peer: dial %s: %w", addr, err)
+	}
+	c, err := Client(ctx, nc, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Client runs the client handshake on an established connection and
+// returns the Conn. On error the caller closes nc.
+func Client(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
+	cfg = cfg.withDefaults()
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	fr := newFrameReader(nc, wire.HandshakeMaxPayload)
+	sess, err := clientHandshake(nc, fr, cfg)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	fr.idle = cfg.IdleTimeout
+	c := &Conn{
+		nc:      nc,
+		cfg:     cfg,
+		sess:    sess,
+		fr:      fr,
+		log:     cfg.Logger.With("peer", nc.RemoteAddr().String(), "peer_name", sess.peerName),
+		calls:   make(map[uint32]*call),
+		handles: make(map[uint32]bool),
+		closed:  make(chan struct{}),
+	}
+	c.snd = newSender(nc, cfg.IdleTimeout, func([]byte) {})
+	c.lastRecv.Store(time.Now().UnixNano())
+	c.wg.Add(3)
+	go func() { defer c.wg.Done(); c.snd.run(); c.fail(ErrClosed) }()
+	go func() { defer c.wg.Done(); c.readLoop() }()
+	go func() { defer c.wg.Done(); c.keepalive() }()
+	return c, nil
+}
+
+// PeerName is the name the server gave in the handshake.
+func (c *Conn) PeerName() string { return c.sess.peerName }
+
+// RemoteAddr is the server's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// MultipathTCP reports whether the connection runs over MPTCP.
+func (c *Conn) MultipathTCP() bool {
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		on, err := tc.MultipathTCP()
+		return err == nil && on
+	}
+	return false
+}
+
+// NetConn is the underlying connection, for socket statistics.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// LastActivity is when the last frame arrived.
+func (c *Conn) LastActivity() time.Time { return time.Unix(0, c.lastRecv.Load()) }
+
+// Done is closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// Err says why the connection ended, or nil while it is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// MaxHashes is the most hashes one GETHASHES may ask for on this
+// connection.
+func (c *Conn) MaxHashes() int {
+	return int(min(c.sess.peerMaxFrame, c.cfg.MaxFrame)-8) / wire.DigestLen
+}
+
+// Close closes the connection; outstanding calls fail with ErrClosed. It
+// waits for the connection's goroutines.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	c.wg.Wait()
+	return nil
+}
+
+// fail ends the connection with err (the first error wins) and fails every
+// outstanding call.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	calls := c.calls
+	c.calls = nil
+	close(c.closed)
+	c.mu.Unlock()
+	c.snd.close(err)
+	c.nc.Close()
+	for _, cl := range calls {
+		cl.finish(err)
+	}
+	if !errors.Is(err, ErrClosed) {
+		c.log.Debug("peer connection ended", "err", err)
+	}
+}
+
+func (cl *call) finish(err error) {
+	switch cl.kind {
+	case kindOpen:
+		cl.onOpen(wire.Object{}, err)
+	case kindHashes:
+		cl.onHashes(0, nil, err)
+	case kindRead:
+		cl.onRead(err)
+	}
+}
+
+// start registers cl and queues its request frame, built by mk from the
+// request id.
+func (c *Conn) start(cl *call, mk func(req uint32) wire.Frame) (uint32, error) {
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return 0, err
+	}
+	if c.goaway {
+		c.mu.Unlock()
+		return 0, ErrGoingAway
+	}
+	if len(c.calls) >= c.cfg.MaxRequests {
+		c.mu.Unlock()
+		return 0, ErrTooMany
+	}
+	req := c.nextReq
+	for {
+		req++
+		if _, used := c.calls[req]; req != 0 && !used {
+			break
+		}
+	}
+	c.nextReq = req
+	c.calls[req] = cl
+	c.mu.Unlock()
+	if err := c.snd.queue(mk(req).Append(nil)); err != nil {
+		c.mu.Lock()
+		delete(c.calls, req)
+		c.mu.Unlock()
+		return 0, err
+	}
+	return req, nil
+}
+
+// OpenAsync opens path under a new handle and returns the handle at once;
+// done runs when the server has described the object (or refused). READs
+// on the handle may be sent before that.
+func (c *Conn) OpenAsync(path string, done func(wire.Object, error)) (uint32, error) {
+	c.mu.Lock()
+	h := c.nextHandle
+	for {
+		h++
+		if h != 0 && !c.handles[h] {
+			break
+		}
+	}
+	c.nextHandle = h
+	c.handles[h] = true
+	c.mu.Unlock()
+	_, err := c.start(&call{kind: kindOpen, handle: h, onOpen: done}, func(req uint32) wire.Frame {
+		return wire.Open{Request: req, Handle: h, Path: path}
+	})
+	if err != nil {
+		c.mu.Lock()
+		delete(c.handles, h)
+		c.mu.Unlock()
+		return 0, err
+	}
+	return h, nil
+}
+
+// Open opens path and waits for the server's description.
+func (c *Conn) Open(ctx context.Context, path string) (uint32, wire.Object, error) {
+	type result struct {
+		o   wire.Object
+		err error
+	}
+	ch := make(chan result, 1)
+	h, err := c.OpenAsync(path, func(o wire.Object, err error) { ch <- result{o, err} })
+	if err != nil {
+		return 0, wire.Object{}, err
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			c.CloseHandle(h)
+			return 0, wire.Object{}, r.err
+		}
+		return h, r.o, nil
+	case <-ctx.Done():
+		c.CloseHandle(h)
+		return 0, wire.Object{}, ctx.Err()
+	}
+}
+
+// Hashes fetches count block hashes from first; count must not exceed
+// MaxHashes. The result is a copy.
+func (c *Conn) Hashes(ctx context.Context, handle, first, count uint32) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	req, err := c.start(&call{kind: kindHashes, handle: handle, onHashes: func(got uint32, b []byte, err error) {
+		switch {
+		case err != nil:
+		case got != first || len(b) != int(count)*wire.DigestLen:
+			err = fmt.Errorf("peer: HASHES for %d+%d answered with %d+%d", first, count, got, len(b)/wire.DigestLen)
+		}
+		ch <- result{append([]byte(nil), b...), err}
+	}}, func(req uint32) wire.Frame {
+		return wire.GetHashes{Request: req, Handle: handle, First: first, Count: count}
+	})
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.b, r.err
+	case <-ctx.Done():
+		c.Cancel(req)
+		return nil, ctx.Err()
+	}
+}
+
+// Read asks for len(dst) bytes of the object under handle from offset off,
+// written into dst as they arrive. done runs once: with nil when dst is
+// full, or with the error. dst must not be touched until done has run. It
+// returns the request id, for Cancel.
+func (c *Conn) Read(handle uint32, off uint64, dst []byte, done func(error)) (uint32, error) {
+	if len(dst) == 0 || len(dst) > wire.MaxReadLength {
+		return 0, fmt.Errorf("peer: read of %d bytes", len(dst))
+	}
+	return c.start(&call{kind: kindRead, handle: handle, dst: dst, base: off, onRead: done}, func(req uint32) wire.Frame {
+		return wire.Read{Request: req, Handle: handle, Offset: off, Length: uint32(len(dst))}
+	})
+}
+
+// Cancel asks the server to stop request req. Its callback still runs,
+// with the normal result or a CANCELLED error.
+func (c *Conn) Cancel(req uint32) {
+	c.mu.Lock()
+	_, ok := c.calls[req]
+	c.mu.Unlock()
+	if ok {
+		_ = c.snd.queue(wire.Cancel{Request: req}.Append(nil))
+	}
+}
+
+// CloseHandle releases a handle on the server.
+func (c *Conn) CloseHandle(handle uint32) {
+	c.mu.Lock()
+	ok := c.handles[handle]
+	delete(c.handles, handle)
+	c.mu.Unlock()
+	if ok {
+		_ = c.snd.queue(wire.Close{Handle: handle}.Append(nil))
+	}
+}
+
+// take removes and returns the call for req, or nil.
+func (c *Conn) take(req uint32) *call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl := c.calls[req]
+	if cl != nil {
+		delete(c.calls, req)
+	}
+	return cl
+}
+
+func (c *Conn) lookup(req uint32) *call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[req]
+}
+
+func (c *Conn) readLoop() {
+	for {
+		f, err := c.fr.next()
+		if err != nil {
+			c.protocolFail(err)
+			return
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		if err := c.handle(f); err != nil {
+			c.protocolFail(err)
+			return
+		}
+	}
+}
+
+// protocolFail tells the server about a malformed frame where that makes
+// sense, then fails the connection.
+func (c *Conn) protocolFail(err error) {
+	var pe *wire.ProtocolError
+	var ours *Error
+	if errors.As(err, &pe) || (errors.As(err, &ours) && ours.Code == wire.CodeProtocol) {
+		_ = c.snd.queue(wire.Error{Code: wire.CodeProtocol, Message: truncate(err.Error())}.Append(nil))
+		c.snd.drain(time.Now().Add(100 * time.Millisecond))
+	}
+	c.fail(err)
+}
+
+func (c *Conn) handle(f wire.Frame) error {
+	switch f := f.(type) {
+	case wire.Data:
+		return c.onData(f)
+	case wire.Object:
+		cl := c.lookup(f.Request)
+		if cl == nil || cl.kind != kindOpen {
+			return protoErr("OBJECT for request %d that is not an open", f.Request)
+		}
+		if f.Handle != cl.handle {
+			return protoErr("OBJECT for handle %d, opened %d", f.Handle, cl.handle)
+		}
+		c.take(f.Request)
+		cl.onOpen(f, nil)
+	case wire.Hashes:
+		cl := c.lookup(f.Request)
+		if cl == nil || cl.kind != kindHashes {
+			return protoErr("HASHES for request %d that did not ask", f.Request)
+		}
+		c.take(f.Request)
+		cl.onHashes(f.First, f.Hashes, nil)
+	case wire.Error:
+		if f.Request == 0 {
+			return &Error{Code: f.Code, Message: f.Message}
+		}
+		cl := c.take(f.Request)
+		if cl == nil {
+			return protoErr("ERROR for unknown request %d", f.Request)
+		}
+		cl.finish(&Error{Code: f.Code, Message: f.Message})
+	case wire.Ping:
+		return c.snd.queue(wire.Pong{Opaque: f.Opaque}.Append(nil))
+	case wire.Pong:
+	case wire.GoAway:
+		c.mu.Lock()
+		c.goaway = true
+		c.mu.Unlock()
+		c.log.Debug("peer is going away", "code", f.Code, "message", f.Message)
+	default:
+		return unexpected(f, "from a server")
+	}
+	return nil
+}
+
+func (c *Conn) onData(d wire.Data) error {
+	cl := c.lookup(d.Request)
+	if cl == nil || cl.kind != kindRead {
+		return protoErr("DATA for request %d that is not a read", d.Request)
+	}
+	switch {
+	case d.Seq != cl.seq:
+		return protoErr("DATA seq %d, want %d", d.Seq, cl.seq)
+	case d.Offset != cl.base+uint64(cl.filled):
+		return protoErr("DATA at offset %d, want %d", d.Offset, cl.base+uint64(cl.filled))
+	case len(d.Payload) > len(cl.dst)-cl.filled:
+		return protoErr("DATA runs %d bytes past the requested range", len(d.Payload)-(len(cl.dst)-cl.filled))
+	case d.Fin && cl.filled+len(d.Payload) != len(cl.dst):
+		return protoErr("DATA FIN with %d of %d bytes", cl.filled+len(d.Payload), len(cl.dst))
+	case !d.Fin && cl.filled+len(d.Payload) == len(cl.dst):
+		return protoErr("DATA fills the range without FIN")
+	}
+	copy(cl.dst[cl.filled:], d.Payload)
+	cl.filled += len(d.Payload)
+	cl.seq++
+	if d.Fin {
+		c.take(d.Request)
+		cl.onRead(nil)
+	}
+	return nil
+}
+
+func (c *Conn) keepalive() {
+	every := c.cfg.IdleTimeout / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+			if time.Since(c.LastActivity()) >= every {
+				_ = c.snd.queue(wire.Ping{Opaque: uint64(time.Now().UnixNano())}.Append(nil))
+			}
+		}
+	}
+}
+
+func protoErr(format string, args ...any) error {
+	return &Error{Code: wire.CodeProtocol, Message: fmt.Sprintf(format, args...)}
+}
+
+// truncate fits s into an ERROR message: at most wire.MaxMessageLen bytes
+// of valid UTF-8.
+func truncate(s string) string {
+	if len(s) > wire.MaxMessageLen {
+		s = s[:wire.MaxMessageLen]
+	}
+	return strings.ToValidUTF8(s, "")
+}

@@ -1,0 +1,177 @@
+package peer
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// Labels of the two proofs; they differ so that one side's proof can never
+// be reflected as the other's.
+const (
+	serverLabel = "aqueduct/1 server\x00"
+	clientLabel = "aqueduct/1 client\x00"
+)
+
+// session is what a finished handshake established.
+type session struct {
+	version      uint16
+	peerName     string
+	peerMaxFrame uint32
+}
+
+func transcript(hello wire.Hello, ch wire.Challenge) []byte {
+	h := sha256.New()
+	h.Write(hello.AppendPayload(nil))
+	h.Write(ch.AppendPayloadForTranscript(nil))
+	return h.Sum(nil)
+}
+
+func proof(key clusterkey.Key, label string, t []byte) [32]byte {
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(label))
+	m.Write(t)
+	var out [32]byte
+	m.Sum(out[:0])
+	return out
+}
+
+func writeFrames(nc net.Conn, prefix []byte, frames ...wire.Frame) error {
+	b := prefix
+	for _, f := range frames {
+		b = f.Append(b)
+	}
+	_, err := nc.Write(b)
+	return err
+}
+
+// clientHandshake runs the client side on nc. It returns once the server
+// has sent READY.
+func clientHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) {
+	if err := nc.SetDeadline(time.Now().Add(cfg.HandshakeTimeout)); err != nil {
+		return session{}, err
+	}
+	hello := wire.Hello{MinVersion: wire.Version1, MaxVersion: wire.Version1, MaxFrame: cfg.MaxFrame, Name: cfg.Name}
+	if _, err := rand.Read(hello.Nonce[:]); err != nil {
+		return session{}, err
+	}
+	if err := writeFrames(nc, []byte(wire.Preface), hello); err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	fr.max = wire.HandshakeMaxPayload
+	f, err := fr.next()
+	if err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	var ch wire.Challenge
+	switch f := f.(type) {
+	case wire.Challenge:
+		ch = f
+	case wire.Error:
+		return session{}, fmt.Errorf("peer: handshake refused: %w", &Error{Code: f.Code, Message: f.Message})
+	default:
+		return session{}, fmt.Errorf("peer: handshake: %w", unexpected(f, "instead of CHALLENGE"))
+	}
+	if ch.Version != wire.Version1 {
+		return session{}, fmt.Errorf("peer: handshake: server chose version %d, we speak %d", ch.Version, wire.Version1)
+	}
+	t := transcript(hello, ch)
+	want := proof(cfg.Key, serverLabel, t)
+	if !hmac.Equal(want[:], ch.MAC[:]) {
+		return session{}, fmt.Errorf("peer: handshake: server %q does not hold the cluster key: %w", ch.Name, ErrAuth)
+	}
+	if err := writeFrames(nc, nil, wire.Auth{MAC: proof(cfg.Key, clientLabel, t)}); err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	f, err = fr.next()
+	if err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	switch f := f.(type) {
+	case wire.Ready:
+	case wire.Error:
+		return session{}, fmt.Errorf("peer: handshake refused: %w", &Error{Code: f.Code, Message: f.Message})
+	default:
+		return session{}, fmt.Errorf("peer: handshake: %w", unexpected(f, "instead of READY"))
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return session{}, err
+	}
+	fr.max = cfg.MaxFrame
+	return session{version: ch.Version, peerName: ch.Name, peerMaxFrame: ch.MaxFrame}, nil
+}
+
+// errNoPreface reports a connection that does not speak the protocol.
+var errNoPreface = fmt.Errorf("peer: no protocol preface")
+
+// serverHandshake runs the server side on nc. On failure it has told the
+// client why where the protocol allows, and the caller closes nc.
+func serverHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) {
+	if err := nc.SetDeadline(time.Now().Add(cfg.HandshakeTimeout)); err != nil {
+		return session{}, err
+	}
+	var pre [len(wire.Preface)]byte
+	if _, err := io.ReadFull(fr.br, pre[:]); err != nil {
+		return session{}, fmt.Errorf("%w: %w", errNoPreface, err)
+	}
+	if !bytes.Equal(pre[:], []byte(wire.Preface)) {
+		return session{}, errNoPreface
+	}
+	fr.max = wire.HandshakeMaxPayload
+	refuse := func(code wire.Code, msg string, cause error) (session, error) {
+		_ = writeFrames(nc, nil, wire.Error{Code: code, Message: msg})
+		return session{}, cause
+	}
+	f, err := fr.next()
+	if err != nil {
+		if pe := (*wire.ProtocolError)(nil); asProtocol(err, &pe) {
+			return refuse(wire.CodeProtocol, pe.Error(), err)
+		}
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	hello, ok := f.(wire.Hello)
+	if !ok {
+		return refuse(wire.CodeProtocol, "expected HELLO", unexpected(f, "instead of HELLO"))
+	}
+	if hello.MinVersion > wire.Version1 || hello.MaxVersion < wire.Version1 {
+		msg := fmt.Sprintf("this node speaks version %d; the client offers %d..%d", wire.Version1, hello.MinVersion, hello.MaxVersion)
+		return refuse(wire.CodeVersion, msg, fmt.Errorf("peer: handshake: %s", msg))
+	}
+	ch := wire.Challenge{Version: wire.Version1, MaxFrame: cfg.MaxFrame, Name: cfg.Name}
+	if _, err := rand.Read(ch.Nonce[:]); err != nil {
+		return session{}, err
+	}
+	t := transcript(hello, ch)
+	ch.MAC = proof(cfg.Key, serverLabel, t)
+	if err := writeFrames(nc, nil, ch); err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	f, err = fr.next()
+	if err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	auth, ok := f.(wire.Auth)
+	if !ok {
+		return refuse(wire.CodeProtocol, "expected AUTH", unexpected(f, "instead of AUTH"))
+	}
+	want := proof(cfg.Key, clientLabel, t)
+	if !hmac.Equal(want[:], auth.MAC[:]) {
+		return refuse(wire.CodeAuth, "authentication failed", fmt.Errorf("peer: handshake: client %q does not hold the cluster key: %w", hello.Name, ErrAuth))
+	}
+	if err := writeFrames(nc, nil, wire.Ready{}); err != nil {
+		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return session{}, err
+	}
+	fr.max = cfg.MaxFrame
+	return session{version: wire.Version1, peerName: hello.Name, peerMaxFrame: hello.MaxFrame}, nil
+}

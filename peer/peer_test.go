@@ -1,0 +1,642 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/object"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// memHandler serves objects held in memory.
+type memHandler struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	gate    map[string]chan struct{} // reads of these paths wait for the channel to close
+	entered chan string              // if set, gets the path of each gated read that starts waiting
+	opened  int
+}
+
+func (h *memHandler) Open(ctx context.Context, path string) (Object, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.objects[path]
+	if !ok {
+		return nil, fmt.Errorf("open %s: %w", path, fs.ErrNotExist)
+	}
+	h.opened++
+	bs := object.BlockSizeFor(int64(len(b)))
+	hs, d, err := object.Describe(bytes.NewReader(b), int64(len(b)), bs)
+	if err != nil {
+		return nil, err
+	}
+	return &memObject{data: b, hashes: hs, gate: h.gate[path], entered: h.entered, meta: object.Meta{
+		Path: path, Size: int64(len(b)), ModTime: time.Unix(1700000000, 5), ETag: `"x"`,
+		ContentType: "video/mp4", BlockSize: bs, Digest: d,
+	}}, nil
+}
+
+type memObject struct {
+	data    []byte
+	meta    object.Meta
+	hashes  object.Hashes
+	gate    chan struct{}
+	entered chan string
+}
+
+func (o *memObject) Meta() object.Meta     { return o.meta }
+func (o *memObject) Hashes() object.Hashes { return o.hashes }
+func (o *memObject) Close() error          { return nil }
+func (o *memObject) NewReader(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if o.gate != nil {
+		if o.entered != nil {
+			o.entered <- o.meta.Path
+		}
+		select {
+		case <-o.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return io.NopCloser(bytes.NewReader(o.data[off : off+n])), nil
+}
+
+func testKey(t testing.TB) clusterkey.Key {
+	t.Helper()
+	k, err := clusterkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tlogWriter struct{ t testing.TB }
+
+func (w tlogWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// startServer serves h on a loopback port until the test ends.
+func startServer(t testing.TB, cfg Config, h Handler) (*Server, string) {
+	t.Helper()
+	ln, err := Listen(context.Background(), "127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	srv := NewServer(cfg, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+		cancel()
+		<-done
+	})
+	return srv, ln.Addr().String()
+}
+
+func dial(t testing.TB, addr string, cfg Config) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+func readSync(t testing.TB, c *Conn, h uint32, off uint64, n int) ([]byte, error) {
+	t.Helper()
+	dst := make([]byte, n)
+	ch := make(chan error, 1)
+	if _, err := c.Read(h, off, dst, func(err error) { ch <- err }); err != nil {
+		return nil, err
+	}
+	select {
+	case err := <-ch:
+		return dst, err
+	case <-time.After(10 * time.Second):
+		t.Fatal("read timed out")
+		return nil, nil
+	}
+}
+
+func TestOpenReadHashes(t *testing.T) {
+	key := testKey(t)
+	data := randomBytes(3<<20+12345, 1)
+	h := &memHandler{objects: map[string][]byte{"v/a.mp4": data}}
+	_, addr := startServer(t, Config{Key: key, Name: "srv"}, h)
+	c := dial(t, addr, Config{Key: key, Name: "cli"})
+	if c.PeerName() != "srv" {
+		t.Fatalf("peer name %q", c.PeerName())
+	}
+	ctx := context.Background()
+	hd, o, err := c.Open(ctx, "v/a.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Size != uint64(len(data)) || o.ContentType != "video/mp4" || o.ETag != `"x"` || o.ModTime != 1700000000_000000005 {
+		t.Fatalf("object %+v", o)
+	}
+	meta := object.Meta{Size: int64(o.Size), BlockSize: int64(o.BlockSize), Digest: o.Digest}
+	raw, err := c.Hashes(ctx, hd, 0, uint32(meta.Blocks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := make(object.Hashes, meta.Blocks())
+	for i := range hs {
+		copy(hs[i][:], raw[i*32:])
+	}
+	if err := meta.VerifyHashes(hs); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ off, n int }{{0, len(data)}, {0, 1}, {len(data) - 1, 1}, {1000, 300000}, {1 << 20, 1 << 20}} {
+		got, err := readSync(t, c, hd, uint64(r.off), r.n)
+		if err != nil {
+			t.Fatalf("read %+v: %v", r, err)
+		}
+		if !bytes.Equal(got, data[r.off:r.off+r.n]) {
+			t.Fatalf("read %+v: wrong bytes", r)
+		}
+	}
+	// Errors with codes.
+	if _, err := readSync(t, c, hd, uint64(len(data)), 1); !errors.Is(err, &Error{Code: wire.CodeBadRequest}) {
+		t.Fatalf("read past end: %v", err)
+	}
+	if _, err := readSync(t, c, 999, 0, 1); !errors.Is(err, &Error{Code: wire.CodeBadRequest}) {
+		t.Fatalf("read unknown handle: %v", err)
+	}
+	if _, err := c.Hashes(ctx, hd, uint32(meta.Blocks()), 1); !errors.Is(err, &Error{Code: wire.CodeBadRequest}) {
+		t.Fatalf("hashes past end: %v", err)
+	}
+	if _, _, err := c.Open(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("open missing: %v", err)
+	}
+	// The connection survives request errors.
+	if got, err := readSync(t, c, hd, 5, 5); err != nil || !bytes.Equal(got, data[5:10]) {
+		t.Fatalf("read after errors: %v", err)
+	}
+}
+
+// Many reads pipelined on one connection, and many connections at once,
+// all return the right bytes.
+func TestConcurrentReads(t *testing.T) {
+	key := testKey(t)
+	data := randomBytes(8<<20, 2)
+	h := &memHandler{objects: map[string][]byte{"big": data}}
+	_, addr := startServer(t, Config{Key: key}, h)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for ci := range 4 {
+		c := dial(t, addr, Config{Key: key})
+		hd, _, err := c.Open(context.Background(), "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 16 {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(ci), uint64(j)))
+				for range 10 {
+					off := r.IntN(len(data) - 1)
+					n := 1 + r.IntN(min(len(data)-off, 1<<20))
+					got, err := readSync(t, c, hd, uint64(off), n)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if !bytes.Equal(got, data[off:off+n]) {
+						errs <- fmt.Errorf("conn %d: wrong bytes at %d+%d", ci, off, n)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestWrongKeyRefused(t *testing.T) {
+	h := &memHandler{objects: map[string][]byte{"a": []byte("secret")}}
+	_, addr := startServer(t, Config{Key: testKey(t)}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, addr, Config{Key: testKey(t)})
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("dial with a wrong key: %v, want ErrAuth", err)
+	}
+	if h.opened != 0 {
+		t.Fatal("an object was opened for an unauthenticated peer")
+	}
+}
+
+// A client without the key that skips straight to OPEN after a forged AUTH
+// gets nothing opened.
+func TestForgedAuthOpensNothing(t *testing.T) {
+	h := &memHandler{objects: map[string][]byte{"a": []byte("secret")}}
+	_, addr := startServer(t, Config{Key: testKey(t)}, h)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hello := wire.Hello{MinVersion: 1, MaxVersion: 1, MaxFrame: wire.DefaultMaxFrame, Name: "x"}
+	b := append([]byte(wire.Preface), hello.Append(nil)...)
+	b = wire.Auth{}.Append(b)
+	b = wire.Open{Request: 1, Handle: 1, Path: "a"}.Append(b)
+	b = wire.Read{Request: 2, Handle: 1, Offset: 0, Length: 6}.Append(b)
+	if _, err := nc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	all, _ := io.ReadAll(nc)
+	if bytes.Contains(all, []byte("secret")) {
+		t.Fatal("object bytes sent to an unauthenticated peer")
+	}
+	fr := newFrameReader(&bufConn{Conn: nc, r: bytes.NewReader(all)}, wire.HandshakeMaxPayload)
+	var sawAuthErr bool
+	for {
+		f, err := fr.next()
+		if err != nil {
+			break
+		}
+		if e, ok := f.(wire.Error); ok && e.Code == wire.CodeAuth {
+			sawAuthErr = true
+		}
+	}
+	if !sawAuthErr {
+		t.Fatal("no ERROR(AUTH) from the server")
+	}
+	if h.opened != 0 {
+		t.Fatal("object opened")
+	}
+}
+
+type bufConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error)          { return c.r.Read(p) }
+func (c *bufConn) SetReadDeadline(time.Time) error     { return nil }
+func (c *bufConn) SetDeadline(time.Time) error         { return nil }
+func (c *bufConn) RemoteAddr() net.Addr                { return &net.TCPAddr{} }
+func (c *bufConn) Write(p []byte) (int, error)         { return len(p), nil }
+func (c *bufConn) SetWriteDeadline(t time.Time) error  { return nil }
+func (c *bufConn) LocalAddr() net.Addr                 { return &net.TCPAddr{} }
+func (c *bufConn) Close() error                        { return nil }
+func (c *bufConn) String() string                      { return "bufConn" }
+func (c *bufConn) Unwrap() net.Conn                    { return c.Conn }
+func (c *bufConn) Network() string                     { return "tcp" }
+func (c *bufConn) Underlying() io.Reader               { return c.r }
+func (c *bufConn) ReadFrom(r io.Reader) (int64, error) { return 0, nil }
+
+func TestHandshakeRejections(t *testing.T) {
+	key := testKey(t)
+	_, addr := startServer(t, Config{Key: key}, &memHandler{})
+	for _, tc := range []struct {
+		name string
+		send []byte
+		want wire.Code // 0: closed without an answer
+	}{
+		{"no preface", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0},
+		{"version", append([]byte(wire.Preface), wire.Hello{MinVersion: 2, MaxVersion: 3, MaxFrame: wire.DefaultMaxFrame}.Append(nil)...), wire.CodeVersion},
+		{"not hello", append([]byte(wire.Preface), wire.Ping{Opaque: 1}.Append(nil)...), wire.CodeProtocol},
+		{"garbage frame", append([]byte(wire.Preface), 0, 0, 0, 4, 0xee, 0, 0, 0, 1, 2, 3, 4), wire.CodeProtocol},
+		{"huge frame", append([]byte(wire.Preface), 0x7f, 0xff, 0xff, 0xff, 0x01, 0, 0, 0), wire.CodeProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.Write(tc.send)
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			all, err := io.ReadAll(nc)
+			if err != nil {
+				t.Fatalf("server did not close: %v", err)
+			}
+			if tc.want == 0 {
+				if len(all) != 0 {
+					t.Fatalf("server answered %q", all)
+				}
+				return
+			}
+			f, _, err := wire.ParseFrame(all, wire.HandshakeMaxPayload)
+			if err != nil {
+				t.Fatalf("answer %x: %v", all, err)
+			}
+			if e, ok := f.(wire.Error); !ok || e.Code != tc.want {
+				t.Fatalf("answer %v, want ERROR %v", f, tc.want)
+			}
+		})
+	}
+}
+
+// A malformed frame after the handshake gets ERROR(PROTOCOL) and the
+// connection closes; the server keeps serving others.
+func TestServerRejectsMalformedFrame(t *testing.T) {
+	key := testKey(t)
+	h := &memHandler{objects: map[string][]byte{"a": []byte("hello")}}
+	_, addr := startServer(t, Config{Key: key}, h)
+	c := dial(t, addr, Config{Key: key})
+	// Smuggle a bad frame through the client's sender.
+	c.snd.queue([]byte{0, 0, 0, 4, byte(wire.TypeCancel), 0, 0, 0, 0, 0, 0, 0}) // CANCEL of request 0
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed")
+	}
+	var pe *Error
+	if err := c.Err(); !errors.As(err, &pe) || pe.Code != wire.CodeProtocol {
+		t.Fatalf("connection ended with %v, want a PROTOCOL error", err)
+	}
+	c2 := dial(t, addr, Config{Key: key})
+	if _, _, err := c2.Open(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The client checks every DATA frame against its request.
+func TestClientRejectsBadData(t *testing.T) {
+	key := testKey(t)
+	for _, tc := range []struct {
+		name   string
+		frames func(req uint32) []wire.Frame
+	}{
+		{"wrong seq", func(r uint32) []wire.Frame {
+			return []wire.Frame{wire.Data{Request: r, Seq: 1, Offset: 0, Payload: []byte("ab")}}
+		}},
+		{"wrong offset", func(r uint32) []wire.Frame {
+			return []wire.Frame{wire.Data{Request: r, Seq: 0, Offset: 3, Payload: []byte("ab")}}
+		}},
+		{"too long", func(r uint32) []wire.Frame {
+			return []wire.Frame{wire.Data{Request: r, Seq: 0, Offset: 0, Fin: true, Payload: []byte("abcdef")}}
+		}},
+		{"short fin", func(r uint32) []wire.Frame {
+			return []wire.Frame{wire.Data{Request: r, Seq: 0, Offset: 0, Fin: true, Payload: []byte("ab")}}
+		}},
+		{"unknown request", func(r uint32) []wire.Frame {
+			return []wire.Frame{wire.Data{Request: r + 7, Seq: 0, Offset: 0, Fin: true, Payload: []byte("abcd")}}
+		}},
+		{"object for read", func(r uint32) []wire.Frame {
+			return []wire.Frame{wire.Object{Request: r, Handle: 1, BlockSize: 1 << 16}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				nc, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer nc.Close()
+				fr := newFrameReader(nc, wire.HandshakeMaxPayload)
+				if _, err := serverHandshake(nc, fr, Config{Key: key}.withDefaults()); err != nil {
+					return
+				}
+				f, err := fr.next() // the READ
+				if err != nil {
+					return
+				}
+				rd := f.(wire.Read)
+				var b []byte
+				for _, f := range tc.frames(rd.Request) {
+					b = f.Append(b)
+				}
+				nc.Write(b)
+				io.Copy(io.Discard, nc)
+			}()
+			c := dial(t, ln.Addr().String(), Config{Key: key})
+			_, err = readSync(t, c, 1, 0, 4)
+			if err == nil {
+				t.Fatal("bad DATA accepted")
+			}
+			<-c.Done()
+		})
+	}
+}
+
+// A request whose data is not ready does not hold back a later one on the
+// same connection.
+func TestWaitingRequestDoesNotBlockOthers(t *testing.T) {
+	key := testKey(t)
+	gate := make(chan struct{})
+	h := &memHandler{
+		objects: map[string][]byte{"slow": randomBytes(1<<20, 3), "fast": randomBytes(1<<20, 4)},
+		gate:    map[string]chan struct{}{"slow": gate},
+	}
+	_, addr := startServer(t, Config{Key: key}, h)
+	c := dial(t, addr, Config{Key: key})
+	hs, _, err := c.Open(context.Background(), "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, _, err := c.Open(context.Background(), "fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowDone := make(chan error, 1)
+	if _, err := c.Read(hs, 0, make([]byte, 1<<20), func(err error) { slowDone <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSync(t, c, hf, 0, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-slowDone:
+		t.Fatal("slow read finished before its gate opened")
+	default:
+	}
+	close(gate)
+	if err := <-slowDone; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	key := testKey(t)
+	gate := make(chan struct{})
+	h := &memHandler{objects: map[string][]byte{"slow": randomBytes(1<<20, 5)}, gate: map[string]chan struct{}{"slow": gate}}
+	_, addr := startServer(t, Config{Key: key}, h)
+	c := dial(t, addr, Config{Key: key})
+	hd, _, err := c.Open(context.Background(), "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	req, err := c.Read(hd, 0, make([]byte, 1<<20), func(err error) { done <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Cancel(req)
+	select {
+	case err := <-done:
+		if !errors.Is(err, &Error{Code: wire.CodeCancelled}) {
+			t.Fatalf("cancelled read ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancel not answered")
+	}
+	close(gate)
+	if _, err := readSync(t, c, hd, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTooManyRequests(t *testing.T) {
+	key := testKey(t)
+	gate := make(chan struct{})
+	defer close(gate)
+	h := &memHandler{objects: map[string][]byte{"slow": randomBytes(1<<16, 6)}, gate: map[string]chan struct{}{"slow": gate}}
+	_, addr := startServer(t, Config{Key: key, MaxRequests: 3}, h)
+	c := dial(t, addr, Config{Key: key})
+	hd, _, err := c.Open(context.Background(), "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 5)
+	for range 5 {
+		if _, err := c.Read(hd, 0, make([]byte, 10), func(err error) { results <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case err := <-results:
+			if !errors.Is(err, &Error{Code: wire.CodeTooMany}) {
+				t.Fatalf("got %v, want TOO_MANY", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no TOO_MANY answer")
+		}
+	}
+}
+
+// Shutdown lets requests in flight finish and refuses new ones.
+func TestShutdown(t *testing.T) {
+	key := testKey(t)
+	gate := make(chan struct{})
+	entered := make(chan string, 1)
+	h := &memHandler{objects: map[string][]byte{"slow": randomBytes(1<<20, 7)}, gate: map[string]chan struct{}{"slow": gate}, entered: entered}
+	srv, addr := startServer(t, Config{Key: key}, h)
+	c := dial(t, addr, Config{Key: key})
+	hd, _, err := c.Open(context.Background(), "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	if _, err := c.Read(hd, 0, make([]byte, 1<<20), func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the server is serving the read
+	shut := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		close(shut)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatalf("request in flight at shutdown: %v", err)
+	}
+	select {
+	case <-shut:
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown did not finish")
+	}
+	<-c.Done()
+}
+
+func BenchmarkReadLoopback(b *testing.B) {
+	for _, conns := range []int{1, 4} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			key := testKey(b)
+			data := randomBytes(64<<20, 8)
+			h := &memHandler{objects: map[string][]byte{"o": data}}
+			_, addr := startServer(b, Config{Key: key, Logger: slog.New(slog.DiscardHandler)}, h)
+			var cs []*Conn
+			var hds []uint32
+			for range conns {
+				c := dial(b, addr, Config{Key: key})
+				hd, _, err := c.Open(context.Background(), "o")
+				if err != nil {
+					b.Fatal(err)
+				}
+				cs = append(cs, c)
+				hds = append(hds, hd)
+			}
+			const block = 256 << 10
+			b.SetBytes(block)
+			b.ReportAllocs()
+			sem := make(chan struct{}, 4*conns)
+			var wg sync.WaitGroup
+			i := 0
+			for b.Loop() {
+				sem <- struct{}{}
+				wg.Add(1)
+				k := i % conns
+				off := uint64((i * block) % (len(data) - block))
+				i++
+				dst := make([]byte, block)
+				if _, err := cs[k].Read(hds[k], off, dst, func(err error) {
+					if err != nil {
+						b.Error(err)
+					}
+					<-sem
+					wg.Done()
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wg.Wait()
+		})
+	}
+}

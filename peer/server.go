@@ -1,0 +1,612 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/object"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// Handler gives a Server its objects.
+type Handler interface {
+	// Open returns the object at path (relative, slash-separated, as the
+	// client sent it: the Handler must check it). To choose the error code
+	// sent to the client, return an *Error; fs.ErrNotExist maps to
+	// NOT_FOUND; anything else is sent as INTERNAL without its text.
+	Open(ctx context.Context, path string) (Object, error)
+}
+
+// Object is an open object that a Server reads from. Its methods may be
+// called concurrently.
+type Object interface {
+	Meta() object.Meta
+	Hashes() object.Hashes
+	// NewReader returns a reader of bytes [off, off+n), which lie within
+	// the object. The reader must stop with an error when ctx ends.
+	NewReader(ctx context.Context, off, n int64) (io.ReadCloser, error)
+	Close() error
+}
+
+// Server answers peer connections with a Handler's objects.
+type Server struct {
+	cfg     Config
+	handler Handler
+	log     *slog.Logger
+	pool    sync.Pool // DATA frame buffers
+
+	mu       sync.Mutex
+	conns    map[*serverConn]struct{}
+	shutdown bool
+	wg       sync.WaitGroup
+}
+
+// NewServer returns a Server; start it with Serve.
+func NewServer(cfg Config, h Handler) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, handler: h, log: cfg.Logger, conns: make(map[*serverConn]struct{})}
+	size := wire.HeaderLen + 16 + cfg.DataFrame
+	s.pool.New = func() any { b := make([]byte, size); return &b }
+	return s
+}
+
+// Listen opens a TCP listener on addr, with MPTCP if mptcp is set and the
+// kernel offers it.
+func Listen(ctx context.Context, addr string, mptcp bool) (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(mptcp)
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("peer: listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve accepts connections on ln until ctx ends or Shutdown is called,
+// then closes ln. It returns nil after a shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.shutdown
+			s.mu.Unlock()
+			if down || ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: back off.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("peer accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		sc := &serverConn{srv: s, nc: nc}
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[sc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			sc.serve(ctx)
+			s.mu.Lock()
+			delete(s.conns, sc)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown stops taking connections and requests: every connection gets
+// GOAWAY and is closed when its outstanding requests have ended, or when
+// ctx ends. The caller also closes the listener (or cancels Serve's ctx).
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*serverConn, 0, len(s.conns))
+	for sc := range s.conns {
+		conns = append(conns, sc)
+	}
+	s.mu.Unlock()
+	for _, sc := range conns {
+		sc.goAway()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sc := range s.conns {
+			sc.kill(ErrClosed)
+		}
+		s.mu.Unlock()
+		<-done
+	}
+}
+
+// serverConn is one connection being served.
+type serverConn struct {
+	srv  *Server
+	nc   net.Conn
+	sess session
+	fr   *frameReader
+	snd  *sender
+	log  *slog.Logger
+
+	ctx    context.Context // ends with the connection
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	handles map[uint32]*handleState
+	reqs    map[uint32]*request
+	seq     uint64
+	goaway  bool
+	slots   chan struct{} // READ streams served at once
+
+	wg sync.WaitGroup // request goroutines
+}
+
+type handleState struct {
+	ready  chan struct{} // closed when the open has finished
+	obj    Object
+	err    error
+	closed bool // CLOSE arrived; the object is closed once open and unused
+	users  int  // requests using obj
+}
+
+type request struct {
+	handle uint32
+	cancel context.CancelFunc
+}
+
+func (sc *serverConn) serve(ctx context.Context) {
+	s := sc.srv
+	log := s.log.With("peer", sc.nc.RemoteAddr().String())
+	sc.fr = newFrameReader(sc.nc, wire.HandshakeMaxPayload)
+	sess, err := serverHandshake(sc.nc, sc.fr, s.cfg)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrAuth):
+			log.Warn("peer refused: wrong cluster key", "err", err)
+		case errors.Is(err, errNoPreface):
+			log.Info("peer refused: not the Aqueduct protocol", "err", err)
+		default:
+			log.Info("peer handshake failed", "err", err)
+		}
+		sc.nc.Close()
+		return
+	}
+	sc.sess = sess
+	sc.log = log.With("peer_name", sess.peerName)
+	sc.log.Debug("peer connected")
+	sc.fr.idle = s.cfg.IdleTimeout
+	sc.mu.Lock()
+	sc.ctx, sc.cancel = context.WithCancelCause(ctx)
+	sc.handles = make(map[uint32]*handleState)
+	sc.reqs = make(map[uint32]*request)
+	sc.slots = make(chan struct{}, s.cfg.MaxStreams)
+	sc.snd = newSender(sc.nc, s.cfg.IdleTimeout, func(b []byte) {
+		if cap(b) == wire.HeaderLen+16+s.cfg.DataFrame {
+			b = b[:cap(b)]
+			s.pool.Put(&b)
+		}
+	})
+	sc.mu.Unlock()
+	writerDone := make(chan struct{})
+	go func() {
+		sc.snd.run()
+		sc.kill(ErrClosed)
+		close(writerDone)
+	}()
+	s.mu.Lock()
+	down := s.shutdown
+	s.mu.Unlock()
+	if down {
+		sc.goAway()
+	}
+	err = sc.readLoop()
+	sc.kill(err)
+	sc.wg.Wait()
+	<-writerDone
+	sc.mu.Lock()
+	for _, h := range sc.handles {
+		if h.obj != nil {
+			h.obj.Close()
+		}
+	}
+	sc.handles = nil
+	sc.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		sc.log.Info("peer connection ended", "err", err)
+	} else {
+		sc.log.Debug("peer disconnected")
+	}
+}
+
+// kill ends the connection now.
+func (sc *serverConn) kill(err error) {
+	sc.mu.Lock()
+	cancel, snd := sc.cancel, sc.snd
+	sc.mu.Unlock()
+	if cancel != nil {
+		cancel(err)
+		snd.close(err)
+	}
+	sc.nc.Close()
+}
+
+// goAway announces shutdown; the connection closes when idle.
+func (sc *serverConn) goAway() {
+	sc.mu.Lock()
+	if sc.goaway || sc.snd == nil {
+		sc.mu.Unlock()
+		return
+	}
+	sc.goaway = true
+	idle := len(sc.reqs) == 0
+	sc.mu.Unlock()
+	_ = sc.snd.queue(wire.GoAway{Code: wire.CodeShuttingDown, Message: "node shutting down"}.Append(nil))
+	if idle {
+		sc.closeWhenFlushed()
+	}
+}
+
+func (sc *serverConn) closeWhenFlushed() {
+	go func() {
+		sc.snd.drain(time.Now().Add(2 * time.Second))
+		sc.kill(ErrClosed)
+	}()
+}
+
+func (sc *serverConn) readLoop() error {
+	for {
+		f, err := sc.fr.next()
+		if err != nil {
+			var pe *wire.ProtocolError
+			if errors.As(err, &pe) {
+				sc.sendError(0, wire.CodeProtocol, truncate(pe.Error()))
+				sc.snd.drain(time.Now().Add(100 * time.Millisecond))
+			}
+			return err
+		}
+		if err := sc.handle(f); err != nil {
+			var pe *Error
+			if errors.As(err, &pe) && pe.Code == wire.CodeProtocol {
+				sc.sendError(0, wire.CodeProtocol, truncate(pe.Message))
+				sc.snd.drain(time.Now().Add(100 * time.Millisecond))
+			}
+			return err
+		}
+	}
+}
+
+func (sc *serverConn) sendError(req uint32, code wire.Code, msg string) {
+	_ = sc.snd.queue(wire.Error{Request: req, Code: code, Message: truncate(msg)}.Append(nil))
+}
+
+func (sc *serverConn) handle(f wire.Frame) error {
+	switch f := f.(type) {
+	case wire.Open:
+		return sc.onOpen(f)
+	case wire.GetHashes:
+		return sc.onGetHashes(f)
+	case wire.Read:
+		return sc.onRead(f)
+	case wire.Cancel:
+		sc.mu.Lock()
+		r := sc.reqs[f.Request]
+		sc.mu.Unlock()
+		if r != nil {
+			r.cancel()
+		}
+	case wire.Close:
+		sc.onClose(f.Handle)
+	case wire.Ping:
+		return sc.snd.queue(wire.Pong{Opaque: f.Opaque}.Append(nil))
+	case wire.Pong:
+	case wire.GoAway:
+		sc.log.Debug("peer is going away", "message", f.Message)
+	case wire.Error:
+		if f.Request == 0 {
+			return &Error{Code: f.Code, Message: f.Message}
+		}
+		return protoErr("ERROR for request %d from a client", f.Request)
+	default:
+		return unexpected(f, "from a client")
+	}
+	return nil
+}
+
+// admit registers a request, or answers it with an error and returns nil.
+func (sc *serverConn) admit(req, handle uint32) *request {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	var code wire.Code
+	var msg string
+	switch {
+	case sc.goaway:
+		code, msg = wire.CodeShuttingDown, "node shutting down"
+	case sc.reqs[req] != nil:
+		code, msg = wire.CodeBadRequest, fmt.Sprintf("request id %d in use", req)
+	case len(sc.reqs) >= sc.srv.cfg.MaxRequests:
+		code, msg = wire.CodeTooMany, fmt.Sprintf("more than %d outstanding requests", sc.srv.cfg.MaxRequests)
+	default:
+		r := &request{handle: handle}
+		sc.reqs[req] = r
+		return r
+	}
+	sc.sendError(req, code, msg)
+	return nil
+}
+
+// done unregisters a request before its terminal frame is queued, so the
+// client may reuse the id as soon as it sees that frame.
+func (sc *serverConn) done(req uint32) {
+	sc.mu.Lock()
+	delete(sc.reqs, req)
+	idle := sc.goaway && len(sc.reqs) == 0
+	sc.mu.Unlock()
+	if idle {
+		defer sc.closeWhenFlushed()
+	}
+}
+
+func (sc *serverConn) onOpen(f wire.Open) error {
+	r := sc.admit(f.Request, f.Handle)
+	if r == nil {
+		return nil
+	}
+	sc.mu.Lock()
+	var code wire.Code
+	var msg string
+	switch {
+	case sc.handles[f.Handle] != nil:
+		code, msg = wire.CodeBadRequest, fmt.Sprintf("handle %d in use", f.Handle)
+	case len(sc.handles) >= sc.srv.cfg.MaxHandles:
+		code, msg = wire.CodeTooMany, fmt.Sprintf("more than %d open handles", sc.srv.cfg.MaxHandles)
+	}
+	if code != 0 {
+		delete(sc.reqs, f.Request)
+		sc.mu.Unlock()
+		sc.sendError(f.Request, code, msg)
+		return nil
+	}
+	h := &handleState{ready: make(chan struct{})}
+	sc.handles[f.Handle] = h
+	ctx, cancel := context.WithCancel(sc.ctx)
+	r.cancel = cancel
+	sc.wg.Add(1)
+	sc.mu.Unlock()
+	go func() {
+		defer sc.wg.Done()
+		defer cancel()
+		obj, err := sc.srv.handler.Open(ctx, f.Path)
+		sc.mu.Lock()
+		h.obj, h.err = obj, err
+		if err == nil && h.closed {
+			// CLOSE came first: nobody will use it.
+			obj.Close()
+			h.obj = nil
+		}
+		close(h.ready)
+		sc.mu.Unlock()
+		sc.done(f.Request)
+		if err != nil {
+			code, msg := CodeOf(err)
+			sc.log.Debug("peer open refused", "path", f.Path, "code", code, "err", err)
+			sc.sendError(f.Request, code, msg)
+			return
+		}
+		m := obj.Meta()
+		_ = sc.snd.queue(wire.Object{
+			Request: f.Request, Handle: f.Handle,
+			Size: uint64(m.Size), ModTime: m.ModTime.UnixNano(), BlockSize: uint32(m.BlockSize),
+			Digest: m.Digest, ETag: m.ETag, ContentType: m.ContentType,
+		}.Append(nil))
+	}()
+	return nil
+}
+
+func (sc *serverConn) onClose(handle uint32) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	h := sc.handles[handle]
+	if h == nil {
+		return
+	}
+	delete(sc.handles, handle)
+	h.closed = true
+	for _, r := range sc.reqs {
+		if r.handle == handle && r.cancel != nil {
+			r.cancel()
+		}
+	}
+	select {
+	case <-h.ready:
+		if h.obj != nil && h.users == 0 {
+			h.obj.Close()
+			h.obj = nil
+		}
+	default: // closed when its open finishes
+	}
+}
+
+// use waits for handle's open to finish and pins its object. The caller
+// calls release when done.
+func (sc *serverConn) use(ctx context.Context, handle uint32) (Object, *handleState, error) {
+	sc.mu.Lock()
+	h := sc.handles[handle]
+	sc.mu.Unlock()
+	if h == nil {
+		return nil, nil, Errorf(wire.CodeBadRequest, "handle %d is not open", handle)
+	}
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return nil, nil, Errorf(wire.CodeCancelled, "cancelled")
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if h.err != nil || h.obj == nil {
+		return nil, nil, Errorf(wire.CodeBadRequest, "handle %d did not open", handle)
+	}
+	h.users++
+	return h.obj, h, nil
+}
+
+func (sc *serverConn) release(h *handleState) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	h.users--
+	if h.closed && h.users == 0 && h.obj != nil {
+		h.obj.Close()
+		h.obj = nil
+	}
+}
+
+func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
+	r := sc.admit(f.Request, f.Handle)
+	if r == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(sc.ctx)
+	sc.mu.Lock()
+	r.cancel = cancel
+	sc.wg.Add(1)
+	sc.mu.Unlock()
+	go func() {
+		defer sc.wg.Done()
+		defer cancel()
+		obj, h, err := sc.use(ctx, f.Handle)
+		if err != nil {
+			sc.done(f.Request)
+			code, msg := CodeOf(err)
+			sc.sendError(f.Request, code, msg)
+			return
+		}
+		defer sc.release(h)
+		hs := obj.Hashes()
+		limit := int(sc.sess.peerMaxFrame-8) / wire.DigestLen
+		end := uint64(f.First) + uint64(f.Count)
+		sc.done(f.Request)
+		switch {
+		case end > uint64(len(hs)):
+			sc.sendError(f.Request, wire.CodeBadRequest, fmt.Sprintf("hashes %d..%d of %d blocks", f.First, end, len(hs)))
+			return
+		case int(f.Count) > limit:
+			sc.sendError(f.Request, wire.CodeBadRequest, fmt.Sprintf("%d hashes exceed your max frame (%d)", f.Count, limit))
+			return
+		}
+		b := make([]byte, 0, int(f.Count)*wire.DigestLen)
+		for _, d := range hs[f.First:end] {
+			b = append(b, d[:]...)
+		}
+		_ = sc.snd.queue(wire.Hashes{Request: f.Request, First: f.First, Hashes: b}.Append(nil))
+	}()
+	return nil
+}
+
+func (sc *serverConn) onRead(f wire.Read) error {
+	r := sc.admit(f.Request, f.Handle)
+	if r == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(sc.ctx)
+	sc.mu.Lock()
+	r.cancel = cancel
+	sc.seq++
+	seq := sc.seq
+	sc.wg.Add(1)
+	sc.mu.Unlock()
+	go func() {
+		defer sc.wg.Done()
+		defer cancel()
+		sc.serveRead(ctx, f, seq)
+	}()
+	return nil
+}
+
+func (sc *serverConn) serveRead(ctx context.Context, f wire.Read, seq uint64) {
+	fail := func(err error) {
+		sc.done(f.Request)
+		if ctx.Err() != nil && sc.ctx.Err() == nil {
+			err = Errorf(wire.CodeCancelled, "cancelled")
+		}
+		code, msg := CodeOf(err)
+		sc.sendError(f.Request, code, msg)
+	}
+	obj, h, err := sc.use(ctx, f.Handle)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer sc.release(h)
+	size := uint64(obj.Meta().Size)
+	if f.Offset > size || uint64(f.Length) > size-f.Offset {
+		fail(Errorf(wire.CodeBadRequest, "range %d+%d outside the object (%d bytes)", f.Offset, f.Length, size))
+		return
+	}
+	select {
+	case sc.slots <- struct{}{}:
+		defer func() { <-sc.slots }()
+	case <-ctx.Done():
+		fail(ctx.Err())
+		return
+	}
+	rd, err := obj.NewReader(ctx, int64(f.Offset), int64(f.Length))
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer rd.Close()
+	st := sc.snd.openStream(seq)
+	per := min(sc.srv.cfg.DataFrame, int(sc.sess.peerMaxFrame)-16)
+	const pre = wire.HeaderLen + 16
+	off, end := f.Offset, f.Offset+uint64(f.Length)
+	for n := uint32(0); off < end; n++ {
+		bp := sc.srv.pool.Get().(*[]byte)
+		buf := *bp
+		k := int(min(uint64(per), end-off))
+		_, err := io.ReadFull(rd, buf[pre:pre+k])
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			sc.srv.pool.Put(bp)
+			sc.done(f.Request)
+			if ctx.Err() != nil && sc.ctx.Err() == nil {
+				err = Errorf(wire.CodeCancelled, "cancelled")
+			} else if sc.ctx.Err() == nil {
+				sc.log.Info("peer read failed", "path", obj.Meta().Path, "offset", off, "err", err)
+			}
+			code, msg := CodeOf(err)
+			_ = st.push(wire.Error{Request: f.Request, Code: code, Message: msg}.Append(nil), true)
+			return
+		}
+		last := off+uint64(k) == end
+		wire.AppendDataHeader(buf[:0], f.Request, n, off, last, k)
+		if last {
+			sc.done(f.Request)
+		}
+		if err := st.push(buf[:pre+k], last); err != nil {
+			st.abandon()
+			return
+		}
+		off += uint64(k)
+	}
+}

@@ -1,0 +1,15 @@
+// Package relay is a proxy node of an Aqueduct cluster. It serves the peer
+// protocol to downstream nodes (edges or other relays) with objects it
+// fetches from its own upstreams (the origin or other relays) through the
+// parallel transfer engine, and keeps the verified blocks in a disk cache
+// within a byte budget (least recently used objects go first).
+//
+// A relay is loosely coupled in the sense of seed 002: every downstream
+// request is served from blocks that the engine has fetched and verified,
+// held in bounded buffers and on disk, so a slow downstream holds only its
+// own buffers; it never slows the upstream transfer or the other
+// downstreams. Blocks that several downstreams want at once are fetched
+// once.
+//
+// Use [New], then [Relay.Run] until the context ends.
+package relay

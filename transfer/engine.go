@@ -1,0 +1,710 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/aqueduct-cdn/aqueduct/object"
+	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// BlockStore keeps verified blocks (package store implements it). Errors
+// are the store's business: a failed Put is a block not cached, a failed
+// Get a miss.
+type BlockStore interface {
+	Get(d [32]byte, idx uint32, dst []byte) (int, bool)
+	Put(d [32]byte, idx uint32, data []byte) error
+	Remove(d [32]byte, idx uint32)
+}
+
+// Config configures an Engine. Zero values mean the defaults given on each
+// field; Upstreams and Peer.Key are required.
+type Config struct {
+	Upstreams []string    // HOST:PORT of each upstream peer server
+	Peer      peer.Config // key, node name, MPTCP, limits of the connections
+
+	Conns    int   // connections in all, spread over the upstreams; default 8
+	Pipeline int   // requests in flight per connection; default 4
+	Window   int64 // bytes a reader asks for ahead of its consumer; default 16 MiB
+
+	// MemoryLimit bounds the block buffers of all readers together;
+	// default 256 MiB.
+	MemoryLimit int64
+
+	Store BlockStore // optional cache of verified blocks
+
+	ManifestTTL  time.Duration // how long an object's description is trusted before asking upstream again; default 5 s
+	MaxObjects   int           // descriptions kept; default 4096
+	OpenTimeout  time.Duration // for fetching a description; default 15 s
+	DialTimeout  time.Duration // per connection attempt, handshake included; default 10 s
+	StallTimeout time.Duration // see SchedulerConfig; default 20 s
+
+	Logger *slog.Logger // nil discards
+
+	// dial replaces peer.Dial in tests.
+	dial func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error)
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.Upstreams) == 0 {
+		return errors.New("transfer: no upstreams")
+	}
+	if len(c.Upstreams) > MaxUpstreams {
+		return fmt.Errorf("transfer: %d upstreams, at most %d", len(c.Upstreams), MaxUpstreams)
+	}
+	if c.Conns <= 0 {
+		c.Conns = 8
+	}
+	if c.Pipeline <= 0 {
+		c.Pipeline = 4
+	}
+	if c.Window <= 0 {
+		c.Window = 16 << 20
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = 256 << 20
+	}
+	if c.ManifestTTL <= 0 {
+		c.ManifestTTL = 5 * time.Second
+	}
+	if c.MaxObjects <= 0 {
+		c.MaxObjects = 4096
+	}
+	if c.OpenTimeout <= 0 {
+		c.OpenTimeout = 15 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.dial == nil {
+		c.dial = peer.Dial
+	}
+	return nil
+}
+
+// Engine fetches objects from its upstreams; see the package doc.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	pools  pools
+	mem    *semaphore.Weighted
+	events chan any
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stored chan storeJob
+	sf     singleflight.Group
+
+	// Owned by the loop goroutine.
+	sched      *Scheduler
+	conns      map[ConnID]*engConn
+	wants      map[ChunkKey]*want
+	dialing    map[ConnID]UpstreamID
+	readyDirty bool
+
+	// Shared, under mu.
+	mu        sync.Mutex
+	manifests manifestCache
+	byDigest  map[object.Digest]*objState
+	nextObj   ObjectID
+	ready     []*engConn    // ready connections, for Open
+	readyGen  chan struct{} // closed and replaced when ready or usable changes
+	usable    bool          // some upstream is reachable or being dialed
+	dialErrs  map[string]time.Time
+
+	stats  counters
+	openRR atomic.Uint32
+}
+
+type counters struct {
+	blocks, bytes, corrupt, storeHits, storeDrops, dials, dialFails atomic.Int64
+}
+
+// Stats is a snapshot of an Engine's counters.
+type Stats struct {
+	Blocks, Bytes    int64 // fetched from upstreams and verified
+	Corrupt          int64 // blocks that failed verification
+	StoreHits        int64 // blocks served from the store
+	StoreDrops       int64 // verified blocks not cached because the writer was busy
+	Dials, DialFails int64
+	Conns            int // ready connections
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	n := len(e.ready)
+	e.mu.Unlock()
+	return Stats{
+		Blocks: e.stats.blocks.Load(), Bytes: e.stats.bytes.Load(), Corrupt: e.stats.corrupt.Load(),
+		StoreHits: e.stats.storeHits.Load(), StoreDrops: e.stats.storeDrops.Load(),
+		Dials: e.stats.dials.Load(), DialFails: e.stats.dialFails.Load(), Conns: n,
+	}
+}
+
+// engConn is a connection the loop owns.
+type engConn struct {
+	id      ConnID
+	up      UpstreamID
+	addr    string
+	pc      *peer.Conn
+	handles map[ObjectID]*connHandle
+	reqs    map[ChunkKey]uint32 // request ids in flight
+}
+
+// connHandle is an object opened on one connection.
+type connHandle struct {
+	h        uint32
+	state    atomic.Int32 // handlePending, handleOK, handleBad
+	inflight int
+	lastUse  time.Time
+}
+
+const (
+	handlePending int32 = iota
+	handleOK
+	handleBad
+)
+
+// maxHandles bounds the objects open on one connection; past it the least
+// recently used idle one is closed.
+const maxHandles = 128
+
+// want is a block that readers wait for.
+type want struct {
+	obj     *objState
+	idx     uint32
+	readers []*Reader
+}
+
+type storeJob struct {
+	d   object.Digest
+	idx uint32
+	b   *block
+}
+
+// Loop events.
+type (
+	evWant struct {
+		r   *Reader
+		obj *objState
+		idx uint32
+	}
+	evUnwant evWant
+	evDialed struct {
+		id  ConnID
+		pc  *peer.Conn
+		err error
+	}
+	evDone struct {
+		id       ConnID
+		key      ChunkKey
+		obj      *objState
+		b        *block
+		err      error
+		corrupt  bool
+		mismatch bool
+	}
+	evDead struct {
+		id ConnID
+	}
+	evForget struct{ obj ObjectID }
+	evOpened struct {
+		id  ConnID
+		obj ObjectID
+		ok  bool
+		err error
+	}
+)
+
+// New starts an Engine: it begins dialing its upstreams at once.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	sched, err := NewScheduler(SchedulerConfig{
+		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, Pipeline: cfg.Pipeline, StallTimeout: cfg.StallTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		mem:      semaphore.NewWeighted(cfg.MemoryLimit),
+		events:   make(chan any, 4096),
+		ctx:      ctx,
+		cancel:   cancel,
+		stored:   make(chan storeJob, 64),
+		sched:    sched,
+		conns:    make(map[ConnID]*engConn),
+		wants:    make(map[ChunkKey]*want),
+		dialing:  make(map[ConnID]UpstreamID),
+		byDigest: make(map[object.Digest]*objState),
+		readyGen: make(chan struct{}),
+		usable:   true,
+	}
+	e.manifests.init(cfg.MaxObjects)
+	e.wg.Add(1)
+	go func() { defer e.wg.Done(); e.loop() }()
+	if cfg.Store != nil {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.storeWriter() }()
+	}
+	return e, nil
+}
+
+// Close stops the engine: readers fail, connections close. It waits for
+// every goroutine the engine started.
+func (e *Engine) Close() error {
+	e.cancel()
+	e.wg.Wait()
+	return nil
+}
+
+// post hands an event to the loop. After Close it drops the event,
+// releasing any block it carries.
+func (e *Engine) post(ev any) {
+	select {
+	case e.events <- ev:
+	case <-e.ctx.Done():
+		if d, ok := ev.(evDone); ok && d.b != nil {
+			d.b.release()
+		}
+	}
+}
+
+func (e *Engine) loop() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	activity := time.NewTicker(100 * time.Millisecond)
+	defer activity.Stop()
+	e.sched.Tick(time.Now())
+	e.apply(timer)
+	for {
+		select {
+		case <-e.ctx.Done():
+			e.shutdown()
+			return
+		case ev := <-e.events:
+			e.handle(ev)
+			// Take what else is waiting before acting.
+			for more := true; more; {
+				select {
+				case ev := <-e.events:
+					e.handle(ev)
+				default:
+					more = false
+				}
+			}
+		case <-timer.C:
+			e.sched.Tick(time.Now())
+		case <-activity.C:
+			for _, c := range e.conns {
+				if len(c.reqs) > 0 {
+					e.sched.Activity(c.id, c.pc.LastActivity())
+				}
+			}
+			continue
+		}
+		e.apply(timer)
+	}
+}
+
+func (e *Engine) shutdown() {
+	for _, c := range e.conns {
+		c.pc.Close()
+	}
+	for _, w := range e.wants {
+		for _, r := range w.readers {
+			r.fail(ErrClosed)
+		}
+	}
+	// Drain events so that blocks in them go back to their pools.
+	for {
+		select {
+		case ev := <-e.events:
+			if d, ok := ev.(evDone); ok && d.b != nil {
+				d.b.release()
+			}
+		default:
+			return
+		}
+	}
+}
+
+// ErrClosed reports use of a closed Engine.
+var ErrClosed = errors.New("transfer: engine closed")
+
+func (e *Engine) handle(ev any) {
+	now := time.Now()
+	switch ev := ev.(type) {
+	case evWant:
+		key := ChunkKey{Object: ev.obj.id, Index: ev.idx}
+		w := e.wants[key]
+		if w == nil {
+			w = &want{obj: ev.obj, idx: ev.idx}
+			e.wants[key] = w
+		}
+		w.readers = append(w.readers, ev.r)
+		e.sched.Want(now, key, ev.obj.meta.BlockLen(int(ev.idx)))
+	case evUnwant:
+		key := ChunkKey{Object: ev.obj.id, Index: ev.idx}
+		w := e.wants[key]
+		if w == nil {
+			return
+		}
+		n := len(w.readers)
+		w.readers = deleteReader(w.readers, ev.r)
+		if len(w.readers) == n {
+			return // already delivered to this reader
+		}
+		if len(w.readers) == 0 {
+			delete(e.wants, key)
+		}
+		e.sched.Unwant(now, key)
+	case evDialed:
+		e.onDialed(now, ev)
+	case evDone:
+		e.onDone(now, ev)
+	case evDead:
+		if c := e.conns[ev.id]; c != nil {
+			e.log.Debug("upstream connection lost", "upstream", c.addr, "err", c.pc.Err())
+			delete(e.conns, ev.id)
+			e.readyDirty = true
+			e.sched.Lost(now, ev.id)
+		}
+	case evOpened:
+		if ev.ok {
+			return
+		}
+		c := e.conns[ev.id]
+		if c == nil {
+			return
+		}
+		if ev.err == nil {
+			e.log.Warn("upstream describes an object differently from the others; not using it for that object",
+				"upstream", c.addr, "object", ev.obj)
+			e.sched.ObjectMismatch(now, ev.obj, c.up)
+		}
+	case evForget:
+		e.sched.ForgetObject(ev.obj)
+		for _, c := range e.conns {
+			if h := c.handles[ev.obj]; h != nil {
+				c.pc.CloseHandle(h.h)
+				delete(c.handles, ev.obj)
+			}
+		}
+	}
+}
+
+func deleteReader(rs []*Reader, r *Reader) []*Reader {
+	for i, x := range rs {
+		if x == r {
+			return append(rs[:i], rs[i+1:]...)
+		}
+	}
+	return rs
+}
+
+func (e *Engine) onDialed(now time.Time, ev evDialed) {
+	up := e.dialing[ev.id]
+	delete(e.dialing, ev.id)
+	e.readyDirty = true
+	if ev.err != nil {
+		e.stats.dialFails.Add(1)
+		e.sched.Dialed(now, ev.id, false)
+		return
+	}
+	e.mu.Lock()
+	delete(e.dialErrs, e.cfg.Upstreams[up])
+	e.mu.Unlock()
+	c := &engConn{id: ev.id, up: up, addr: e.cfg.Upstreams[up], pc: ev.pc,
+		handles: make(map[ObjectID]*connHandle), reqs: make(map[ChunkKey]uint32)}
+	e.conns[ev.id] = c
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case <-c.pc.Done():
+			e.post(evDead{id: c.id})
+		case <-e.ctx.Done():
+		}
+	}()
+	e.sched.Dialed(now, ev.id, true)
+}
+
+func (e *Engine) onDone(now time.Time, ev evDone) {
+	c := e.conns[ev.id]
+	if c != nil {
+		delete(c.reqs, ev.key)
+		if h := c.handles[ev.key.Object]; h != nil {
+			h.inflight--
+		}
+	}
+	var pe *peer.Error
+	switch {
+	case ev.err == nil && !ev.corrupt && !ev.mismatch:
+		if w := e.wants[ev.key]; w != nil {
+			delete(e.wants, ev.key)
+			ev.b.retain(int32(len(w.readers)))
+			for _, r := range w.readers {
+				r.deliver(int(ev.key.Index), ev.b)
+			}
+			if e.cfg.Store != nil {
+				ev.b.retain(1)
+				select {
+				case e.stored <- storeJob{d: ev.obj.meta.Digest, idx: ev.key.Index, b: ev.b}:
+				default:
+					ev.b.release()
+					e.stats.storeDrops.Add(1)
+				}
+			}
+			e.stats.blocks.Add(1)
+			e.stats.bytes.Add(int64(len(ev.b.buf)))
+		}
+		ev.b.release()
+		e.sched.Completed(now, ev.id, ev.key)
+	case ev.corrupt:
+		ev.b.release()
+		e.stats.corrupt.Add(1)
+		if c != nil {
+			e.log.Error("upstream sent a corrupt block; banning it and fetching the block elsewhere",
+				"upstream", c.addr, "object", ev.obj.meta.String(), "block", ev.key.Index)
+		}
+		e.sched.Failed(now, ev.id, ev.key, CauseCorrupt)
+	case ev.mismatch:
+		ev.b.release()
+		if c != nil {
+			e.sched.ObjectMismatch(now, ev.key.Object, c.up)
+		}
+		e.sched.Failed(now, ev.id, ev.key, CauseRefused)
+	case errors.As(ev.err, &pe):
+		ev.b.release()
+		cause := CauseRefused
+		if pe.Code == wire.CodeCancelled {
+			cause = CauseCancelled
+		} else if c != nil {
+			e.log.Debug("upstream refused a block", "upstream", c.addr, "object", ev.obj.meta.Path, "block", ev.key.Index, "err", ev.err)
+		}
+		e.sched.Failed(now, ev.id, ev.key, cause)
+	default:
+		// The connection failed; evDead requeues its requests.
+		ev.b.release()
+	}
+}
+
+// apply carries out the Scheduler's actions.
+func (e *Engine) apply(timer *time.Timer) {
+	now := time.Now()
+	r := e.sched.Ready(now)
+	changed := false
+	for _, id := range r.Closes {
+		if c := e.conns[id]; c != nil {
+			delete(e.conns, id)
+			go c.pc.Close()
+			changed = true
+		}
+	}
+	for _, d := range r.Dials {
+		e.dial(d)
+	}
+	for _, rq := range r.Cancels {
+		if c := e.conns[rq.Conn]; c != nil {
+			if req, ok := c.reqs[rq.Chunk]; ok {
+				c.pc.Cancel(req)
+			}
+		}
+	}
+	for _, rq := range r.Requests {
+		e.issue(now, rq)
+	}
+	for _, f := range r.Failures {
+		if w := e.wants[f.Chunk]; w != nil {
+			delete(e.wants, f.Chunk)
+			for _, rd := range w.readers {
+				rd.fail(fmt.Errorf("%w (%s block %d)", f.Err, w.obj.meta.Path, w.idx))
+			}
+		}
+	}
+	for _, u := range r.Banned {
+		e.log.Warn("upstream banned after sending a corrupt block", "upstream", e.cfg.Upstreams[u], "for", e.sched.cfg.BanFor)
+	}
+	if !r.Deadline.IsZero() {
+		timer.Reset(max(time.Until(r.Deadline), time.Millisecond))
+	}
+	if changed || len(r.Dials) > 0 || e.readyDirty {
+		e.readyDirty = false
+		e.publish()
+	}
+}
+
+// publish refreshes the snapshot of ready connections that Open uses.
+func (e *Engine) publish() {
+	var ready []*engConn
+	for _, c := range e.conns {
+		ready = append(ready, c)
+	}
+	usable := e.sched.Usable(time.Now())
+	e.mu.Lock()
+	e.ready = ready
+	e.usable = usable
+	close(e.readyGen)
+	e.readyGen = make(chan struct{})
+	e.mu.Unlock()
+}
+
+func (e *Engine) dial(d Dial) {
+	e.dialing[d.Conn] = d.Upstream
+	e.stats.dials.Add(1)
+	addr := e.cfg.Upstreams[d.Upstream]
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.DialTimeout)
+		defer cancel()
+		pc, err := e.cfg.dial(ctx, addr, e.cfg.Peer)
+		if err != nil {
+			e.logDialError(addr, err)
+		}
+		select {
+		case e.events <- evDialed{id: d.Conn, pc: pc, err: err}:
+		case <-e.ctx.Done():
+			if pc != nil {
+				pc.Close()
+			}
+		}
+	}()
+}
+
+// logDialError logs the first failure of a run of failures to an upstream
+// at Warn, the rest at Debug.
+func (e *Engine) logDialError(addr string, err error) {
+	e.mu.Lock()
+	if e.dialErrs == nil {
+		e.dialErrs = make(map[string]time.Time)
+	}
+	last, seen := e.dialErrs[addr]
+	loud := !seen || time.Since(last) > time.Minute
+	if loud {
+		e.dialErrs[addr] = time.Now()
+	}
+	e.mu.Unlock()
+	if loud {
+		e.log.Warn("cannot connect to upstream", "upstream", addr, "err", err)
+	} else {
+		e.log.Debug("cannot connect to upstream", "upstream", addr, "err", err)
+	}
+}
+
+// issue sends the request for a block on a connection, opening the object
+// there first if needed.
+func (e *Engine) issue(now time.Time, rq Request) {
+	c := e.conns[rq.Conn]
+	w := e.wants[rq.Chunk]
+	if c == nil || w == nil {
+		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		return
+	}
+	obj := w.obj
+	h, err := e.handleFor(now, c, obj)
+	if err != nil {
+		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		return
+	}
+	idx := int(rq.Chunk.Index)
+	b := e.pools.get(obj.meta.BlockSize, obj.meta.BlockLen(idx))
+	id, key := c.id, rq.Chunk
+	req, err := c.pc.Read(h.h, uint64(obj.meta.BlockOffset(idx)), b.buf, func(err error) {
+		ev := evDone{id: id, key: key, obj: obj, b: b, err: err}
+		if err == nil {
+			switch {
+			case h.state.Load() == handleBad:
+				ev.mismatch = true
+			case obj.hashes.Verify(idx, b.buf) != nil:
+				ev.corrupt = true
+			}
+		}
+		e.post(ev)
+	})
+	if err != nil {
+		b.release()
+		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		return
+	}
+	c.reqs[key] = req
+	h.inflight++
+	h.lastUse = now
+}
+
+// handleFor returns the connection's handle for obj, sending OPEN if it has
+// none yet.
+func (e *Engine) handleFor(now time.Time, c *engConn, obj *objState) (*connHandle, error) {
+	if h := c.handles[obj.id]; h != nil {
+		return h, nil
+	}
+	if len(c.handles) >= maxHandles {
+		var oldest ObjectID
+		var old *connHandle
+		for id, h := range c.handles {
+			if h.inflight == 0 && (old == nil || h.lastUse.Before(old.lastUse)) {
+				oldest, old = id, h
+			}
+		}
+		if old != nil {
+			c.pc.CloseHandle(old.h)
+			delete(c.handles, oldest)
+		}
+	}
+	h := &connHandle{lastUse: now}
+	id, objID, want := c.id, obj.id, obj.meta
+	hd, err := c.pc.OpenAsync(obj.path(), func(o wire.Object, err error) {
+		ok := err == nil && o.Size == uint64(want.Size) && o.BlockSize == uint32(want.BlockSize) && o.Digest == want.Digest
+		if ok {
+			h.state.Store(handleOK)
+		} else {
+			h.state.Store(handleBad)
+		}
+		e.post(evOpened{id: id, obj: objID, ok: ok, err: err})
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.h = hd
+	c.handles[obj.id] = h
+	return h, nil
+}
+
+func (e *Engine) storeWriter() {
+	for {
+		select {
+		case <-e.ctx.Done():
+			for {
+				select {
+				case j := <-e.stored:
+					j.b.release()
+				default:
+					return
+				}
+			}
+		case j := <-e.stored:
+			if err := e.cfg.Store.Put(j.d, j.idx, j.b.buf); err != nil {
+				e.log.Debug("block not cached", "err", err)
+			}
+			j.b.release()
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package transfer
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/object"
+	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// objState is an object the engine knows, shared by everyone who opened
+// content with its digest. refs (under Engine.mu) counts the manifest
+// cache entries and open Objects and Readers that use it; at zero the loop
+// forgets it.
+type objState struct {
+	id     ObjectID
+	meta   object.Meta
+	hashes object.Hashes
+	refs   int
+	upPath atomic.Pointer[string] // the path to OPEN upstream
+}
+
+func (o *objState) path() string { return *o.upPath.Load() }
+
+// manifestCache maps paths to what they held when last asked, in LRU order.
+type manifestCache struct {
+	max   int
+	m     map[string]*list.Element
+	order *list.List // of *manifest, most recent first
+}
+
+type manifest struct {
+	path    string
+	meta    object.Meta // this path's metadata (ETag, time) for the shared state
+	st      *objState
+	fetched time.Time
+}
+
+func (c *manifestCache) init(max int) {
+	c.max, c.m, c.order = max, make(map[string]*list.Element), list.New()
+}
+
+// Object is an open object: its description and hashes, and a way to read
+// it. Close it when done; its Readers keep working until they are closed.
+type Object struct {
+	e      *Engine
+	st     *objState
+	meta   object.Meta
+	closed atomic.Bool
+}
+
+// Meta describes the object.
+func (o *Object) Meta() object.Meta { return o.meta }
+
+// Hashes are the object's verified block hashes.
+func (o *Object) Hashes() object.Hashes { return o.st.hashes }
+
+// Close releases the object.
+func (o *Object) Close() error {
+	if o.closed.CompareAndSwap(false, true) {
+		o.e.unref(o.st)
+	}
+	return nil
+}
+
+// Open returns the object at path, from the manifest cache if it is fresh,
+// else from an upstream. Errors from the upstream that describe the object
+// (not found, forbidden) are returned as *peer.Error; when no upstream can
+// answer, the error wraps ErrUnreachable or the last upstream's error.
+func (e *Engine) Open(ctx context.Context, path string) (*Object, error) {
+	if o := e.cached(path); o != nil {
+		return o, nil
+	}
+	ch := e.sf.DoChan(path, func() (any, error) {
+		fctx, cancel := context.WithTimeout(e.ctx, e.cfg.OpenTimeout)
+		defer cancel()
+		return nil, e.fetchManifest(fctx, path)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if o := e.cached(path); o != nil {
+		return o, nil
+	}
+	return nil, fmt.Errorf("transfer: %s: description expired at once; ManifestTTL too short", path)
+}
+
+// cached returns an Object for path if the cache holds a fresh description.
+func (e *Engine) cached(path string) *Object {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	el := e.manifests.m[path]
+	if el == nil {
+		return nil
+	}
+	m := el.Value.(*manifest)
+	if time.Since(m.fetched) >= e.cfg.ManifestTTL {
+		return nil
+	}
+	e.manifests.order.MoveToFront(el)
+	m.st.refs++
+	return &Object{e: e, st: m.st, meta: m.meta}
+}
+
+// fetchManifest asks upstreams for path's description and hashes and puts
+// them in the cache.
+func (e *Engine) fetchManifest(ctx context.Context, path string) error {
+	var tried upSet
+	var lastErr error
+	for range len(e.cfg.Upstreams) {
+		c, err := e.pickConn(ctx, tried)
+		if err != nil {
+			if lastErr != nil {
+				return fmt.Errorf("%w (last upstream error: %w)", err, lastErr)
+			}
+			return err
+		}
+		meta, hashes, err := e.describe(ctx, c, path)
+		if err == nil {
+			e.remember(path, meta, hashes)
+			return nil
+		}
+		var pe *peer.Error
+		if errors.As(err, &pe) && (pe.Code == wire.CodeNotFound || pe.Code == wire.CodeForbidden || pe.Code == wire.CodeBadRequest) {
+			return err // the object's own answer, not the upstream's trouble
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		e.log.Debug("upstream could not describe object", "upstream", c.addr, "path", path, "err", err)
+		tried.add(c.up)
+		lastErr = err
+	}
+	return lastErr
+}
+
+// describe opens path on c and fetches and verifies the hash list. If the
+// cache already holds the same content, the hashes are not fetched again.
+func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.Meta, object.Hashes, error) {
+	h, o, err := c.pc.Open(ctx, path)
+	if err != nil {
+		return object.Meta{}, nil, err
+	}
+	defer c.pc.CloseHandle(h)
+	meta := object.Meta{
+		Path: path, Size: int64(o.Size), ModTime: time.Unix(0, o.ModTime), ETag: o.ETag,
+		ContentType: o.ContentType, BlockSize: int64(o.BlockSize), Digest: o.Digest,
+	}
+	if o.ModTime == 0 {
+		meta.ModTime = time.Time{}
+	}
+	if err := meta.Validate(); err != nil {
+		return object.Meta{}, nil, err
+	}
+	e.mu.Lock()
+	st := e.byDigest[meta.Digest]
+	e.mu.Unlock()
+	if st != nil && st.meta.Size == meta.Size && st.meta.BlockSize == meta.BlockSize {
+		return meta, st.hashes, nil
+	}
+	n := meta.Blocks()
+	hashes := make(object.Hashes, 0, n)
+	for len(hashes) < n {
+		count := min(n-len(hashes), c.pc.MaxHashes())
+		raw, err := c.pc.Hashes(ctx, h, uint32(len(hashes)), uint32(count))
+		if err != nil {
+			return object.Meta{}, nil, err
+		}
+		for i := 0; i < len(raw); i += wire.DigestLen {
+			hashes = append(hashes, object.Digest(raw[i:i+wire.DigestLen]))
+		}
+	}
+	if err := meta.VerifyHashes(hashes); err != nil {
+		e.log.Error("upstream sent block hashes that do not match the digest", "upstream", c.addr, "path", path)
+		return object.Meta{}, nil, err
+	}
+	return meta, hashes, nil
+}
+
+// remember caches path's description, sharing state with other paths of
+// the same content.
+func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.byDigest[meta.Digest]
+	if st == nil {
+		e.nextObj++
+		st = &objState{id: e.nextObj, meta: meta, hashes: hashes}
+		e.byDigest[meta.Digest] = st
+	}
+	p := path
+	st.upPath.Store(&p)
+	st.refs++
+	m := &manifest{path: path, meta: meta, st: st, fetched: time.Now()}
+	if el := e.manifests.m[path]; el != nil {
+		old := el.Value.(*manifest)
+		el.Value = m
+		e.manifests.order.MoveToFront(el)
+		e.unrefLocked(old.st)
+	} else {
+		e.manifests.m[path] = e.manifests.order.PushFront(m)
+	}
+	for e.manifests.order.Len() > e.manifests.max {
+		el := e.manifests.order.Back()
+		old := el.Value.(*manifest)
+		e.manifests.order.Remove(el)
+		delete(e.manifests.m, old.path)
+		e.unrefLocked(old.st)
+	}
+}
+
+func (e *Engine) unref(st *objState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unrefLocked(st)
+}
+
+func (e *Engine) unrefLocked(st *objState) {
+	st.refs--
+	if st.refs > 0 {
+		return
+	}
+	if e.byDigest[st.meta.Digest] == st {
+		delete(e.byDigest, st.meta.Digest)
+	}
+	go e.post(evForget{obj: st.id})
+}
+
+// pickConn returns a ready connection to an upstream not yet tried. It waits for
+// a connection while some upstream is being dialed.
+func (e *Engine) pickConn(ctx context.Context, tried upSet) (*engConn, error) {
+	for {
+		e.mu.Lock()
+		ready, gen, usable := e.ready, e.readyGen, e.usable
+		e.mu.Unlock()
+		// Round robin over the usable connections spreads descriptions
+		// over the upstreams.
+		start := int(e.openRR.Add(1))
+		for i := range ready {
+			c := ready[(start+i)%len(ready)]
+			if !tried.has(c.up) && c.pc.Err() == nil {
+				return c, nil
+			}
+		}
+		if !usable {
+			return nil, ErrUnreachable
+		}
+		select {
+		case <-gen:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrUnreachable, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package wire
+
+import "strconv"
+
+// Code is the error code of an ERROR or GOAWAY frame.
+type Code uint16
+
+// Error codes of version 1. Any other value is a protocol error.
+const (
+	CodeProtocol     Code = 1  // malformed or unexpected frame
+	CodeVersion      Code = 2  // no common protocol version
+	CodeAuth         Code = 3  // authentication failed
+	CodeNotFound     Code = 4  // no object at that path
+	CodeForbidden    Code = 5  // the path is refused
+	CodeBadRequest   Code = 6  // unknown handle, range outside the object, id in use
+	CodeTooMany      Code = 7  // a per-connection limit is reached
+	CodeUnavailable  Code = 8  // the server cannot reach its upstreams now; try elsewhere
+	CodeCancelled    Code = 9  // the request was cancelled
+	CodeInternal     Code = 10 // the server failed
+	CodeShuttingDown Code = 11 // the server is going away and takes no new requests
+	CodeChanged      Code = 12 // the object changed under the handle; open it again
+)
+
+var codeNames = [...]string{
+	CodeProtocol:     "PROTOCOL",
+	CodeVersion:      "VERSION",
+	CodeAuth:         "AUTH",
+	CodeNotFound:     "NOT_FOUND",
+	CodeForbidden:    "FORBIDDEN",
+	CodeBadRequest:   "BAD_REQUEST",
+	CodeTooMany:      "TOO_MANY",
+	CodeUnavailable:  "UNAVAILABLE",
+	CodeCancelled:    "CANCELLED",
+	CodeInternal:     "INTERNAL",
+	CodeShuttingDown: "SHUTTING_DOWN",
+	CodeChanged:      "CHANGED",
+}
+
+// Valid reports whether c is a code of version 1.
+func (c Code) Valid() bool { return c >= CodeProtocol && c <= CodeChanged }
+
+// String returns the name of the code as the specification writes it
+// ("PROTOCOL", "NOT_FOUND", ...), or "Code(99)" for an unknown code.
+func (c Code) String() string {
+	if c.Valid() {
+		return codeNames[c]
+	}
+	return "Code(" + strconv.Itoa(int(c)) + ")"
+}
+
+func validCode(t FrameType, c Code) error {
+	if !c.Valid() {
+		return errorf(t, "unknown code %d", uint16(c))
+	}
+	return nil
+}

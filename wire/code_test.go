@@ -1,0 +1,37 @@
+package wire
+
+import "testing"
+
+func TestCode(t *testing.T) {
+	names := []string{"", "PROTOCOL", "VERSION", "AUTH", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST",
+		"TOO_MANY", "UNAVAILABLE", "CANCELLED", "INTERNAL", "SHUTTING_DOWN", "CHANGED"}
+	for c := range Code(len(names)) {
+		if c == 0 {
+			continue
+		}
+		if !c.Valid() || c.String() != names[c] {
+			t.Errorf("Code(%d): Valid() = %v, String() = %q; want true, %q", c, c.Valid(), c.String(), names[c])
+		}
+	}
+	if CodeProtocol != 1 || CodeShuttingDown != 11 || CodeChanged != 12 {
+		t.Fatal("codes do not match the specification")
+	}
+	for _, c := range []Code{0, 13, 0x100, 0xffff} {
+		want := "Code(" + formatCode(c) + ")"
+		if c.Valid() || c.String() != want {
+			t.Errorf("Code(%d): Valid() = %v, String() = %q; want false, %q", c, c.Valid(), c.String(), want)
+		}
+	}
+}
+
+func formatCode(c Code) string {
+	switch c {
+	case 0:
+		return "0"
+	case 13:
+		return "13"
+	case 0x100:
+		return "256"
+	}
+	return "65535"
+}
