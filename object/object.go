@@ -78,6 +78,8 @@ func (m Meta) Validate() error {
 		return fmt.Errorf("object: size %d out of range", m.Size)
 	case m.BlockSize < wire.MinBlockSize || m.BlockSize > wire.MaxBlockSize || bits.OnesCount64(uint64(m.BlockSize)) != 1:
 		return fmt.Errorf("object: block size %d is not a power of two in [%d, %d]", m.BlockSize, wire.MinBlockSize, wire.MaxBlockSize)
+	case (m.Size+m.BlockSize-1)/m.BlockSize > 1<<32:
+		return fmt.Errorf("object: %d bytes in blocks of %d is more than 2^32 blocks", m.Size, m.BlockSize)
 	}
 	return nil
 }

@@ -172,13 +172,20 @@ func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cl
 		return nil, nil, err
 	}
 	c.Edge = e
-	runs = append(runs, e.Run)
+	// Stop in order, downstream first, so that no node sees its upstream
+	// vanish: the edge when ctx ends, the relays when the edge has
+	// stopped, the origin when the relays have.
 	run := func() error {
-		var wg sync.WaitGroup
-		errs := make([]error, len(runs))
-		for i, r := range runs {
-			wg.Go(func() { errs[i] = r(ctx) })
+		relayCtx, stopRelays := context.WithCancel(context.Background())
+		originCtx, stopOrigin := context.WithCancel(context.Background())
+		errs := make([]error, len(runs)+1) // origin, relays, edge
+		var wg, relays sync.WaitGroup
+		wg.Go(func() { errs[len(runs)] = e.Run(ctx); stopRelays() })
+		for i, r := range runs[1:] {
+			relays.Go(func() { errs[1+i] = r(relayCtx) })
 		}
+		wg.Go(func() { relays.Wait(); stopOrigin() })
+		wg.Go(func() { errs[0] = runs[0](originCtx) })
 		wg.Wait()
 		return errors.Join(errs...)
 	}

@@ -1,0 +1,237 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+type tlog struct{ t testing.TB }
+
+func (w tlog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+type fixture struct {
+	key      clusterkey.Key
+	upstream *peertest.Server
+	relay    *Relay
+}
+
+func newFixture(t *testing.T, objects map[string][]byte, cacheDir string) *fixture {
+	t.Helper()
+	key, err := clusterkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &peertest.Handler{}
+	for p, b := range objects {
+		h.Put(p, b)
+	}
+	up := peertest.Start(t, peer.Config{Key: key}, h)
+	log := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	r, err := New(Config{Upstreams: []string{up.Addr}, PeerAddr: "127.0.0.1:0", CacheDir: cacheDir, CacheSize: 64 << 20,
+		Conns: 4, Peer: peer.Config{Key: key}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay Run: %v", err)
+		}
+	})
+	return &fixture{key: key, upstream: up, relay: r}
+}
+
+func (f *fixture) dial(t *testing.T) *peer.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := peer.Dial(ctx, f.relay.Addr().String(), peer.Config{Key: f.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func read(t *testing.T, c *peer.Conn, h uint32, off uint64, n int) ([]byte, error) {
+	t.Helper()
+	dst := make([]byte, n)
+	done := make(chan error, 1)
+	if _, err := c.Read(h, off, dst, func(err error) { done <- err }); err != nil {
+		return nil, err
+	}
+	select {
+	case err := <-done:
+		return dst, err
+	case <-time.After(20 * time.Second):
+		t.Fatal("read timed out")
+		return nil, nil
+	}
+}
+
+func TestRelay_servesAndCaches(t *testing.T) {
+	data := peertest.RandomBytes(6<<20+99, 1)
+	f := newFixture(t, map[string][]byte{"v/a.mp4": data}, t.TempDir())
+	c := f.dial(t)
+	h, o, err := c.Open(context.Background(), "v/a.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Size != uint64(len(data)) {
+		t.Fatalf("size %d", o.Size)
+	}
+	got, err := read(t, c, h, 0, len(data))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("first read: %v", err)
+	}
+	served := f.upstream.Handler.BytesServed.Load()
+	if served < int64(len(data)) {
+		t.Fatalf("upstream served %d of %d bytes", served, len(data))
+	}
+	// The store writer runs behind the data path; give it a moment, then
+	// read again: all from the cache.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.relay.store.Stats().Bytes < int64(len(data)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, err = read(t, c, h, 1000, 3<<20)
+	if err != nil || !bytes.Equal(got, data[1000:1000+3<<20]) {
+		t.Fatalf("second read: %v", err)
+	}
+	if again := f.upstream.Handler.BytesServed.Load(); again != served {
+		t.Fatalf("second read fetched %d more bytes from upstream; want a cache hit", again-served)
+	}
+}
+
+func TestRelay_errors(t *testing.T) {
+	f := newFixture(t, map[string][]byte{"a": []byte("x")}, "")
+	c := f.dial(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		path string
+		code wire.Code
+	}{
+		{"missing", wire.CodeNotFound},
+		{"../etc/passwd", wire.CodeForbidden},
+		{".git/config", wire.CodeForbidden},
+		{"a/./b", wire.CodeBadRequest},
+		{"a\\b", wire.CodeBadRequest},
+	} {
+		_, _, err := c.Open(ctx, tc.path)
+		var pe *peer.Error
+		if !errors.As(err, &pe) || pe.Code != tc.code {
+			t.Errorf("open %q: %v, want %v", tc.path, err, tc.code)
+		}
+	}
+}
+
+func TestRelay_upstreamDownIsUnavailable(t *testing.T) {
+	f := newFixture(t, map[string][]byte{"a": []byte("x")}, "")
+	f.upstream.Kill()
+	c := f.dial(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _, err := c.Open(ctx, "a")
+	var pe *peer.Error
+	if !errors.As(err, &pe) || pe.Code != wire.CodeUnavailable {
+		t.Fatalf("open with the upstream down: %v, want UNAVAILABLE", err)
+	}
+}
+
+// pausable is a connection whose reads can be stopped, to make a
+// downstream that stops reading.
+type pausable struct {
+	net.Conn
+	mu     sync.Mutex
+	paused chan struct{}
+}
+
+func (p *pausable) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	ch := p.paused
+	p.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+	return p.Conn.Read(b)
+}
+
+func (p *pausable) pause() {
+	p.mu.Lock()
+	p.paused = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *pausable) resume() {
+	p.mu.Lock()
+	close(p.paused)
+	p.paused = nil
+	p.mu.Unlock()
+}
+
+// A downstream that stops reading does not slow the upstream transfer of
+// what it asked for, nor another downstream.
+func TestRelay_slowDownstreamIsolated(t *testing.T) {
+	data := peertest.RandomBytes(16<<20, 2)
+	f := newFixture(t, map[string][]byte{"o": data}, t.TempDir())
+
+	nc, err := net.Dial("tcp", f.relay.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := &pausable{Conn: nc}
+	slow, err := peer.Client(context.Background(), pc, peer.Config{Key: f.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	h, _, err := slow.Open(context.Background(), "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.pause()
+	// The slow downstream asks for the whole object and reads nothing.
+	slowDone := make(chan error, 1)
+	if _, err := slow.Read(h, 0, make([]byte, len(data)), func(err error) { slowDone <- err }); err != nil {
+		t.Fatal(err)
+	}
+	// The fast one gets everything meanwhile.
+	fast := f.dial(t)
+	fh, _, err := fast.Open(context.Background(), "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, err := read(t, fast, fh, 0, len(data))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fast downstream: %v", err)
+	}
+	t.Logf("fast downstream read %d MiB in %v while the slow one read nothing", len(data)>>20, time.Since(start))
+	select {
+	case err := <-slowDone:
+		t.Fatalf("slow read finished while paused: %v", err)
+	default:
+	}
+	pc.resume()
+	if err := <-slowDone; err != nil {
+		t.Fatalf("slow downstream after resuming: %v", err)
+	}
+}
