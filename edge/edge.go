@@ -110,7 +110,7 @@ func (e *Edge) Engine() *transfer.Engine { return e.engine }
 func (e *Edge) Run(ctx context.Context) error {
 	defer e.close()
 	e.log.Info("edge listening", "http", e.ln.Addr().String(), "upstreams", e.cfg.Upstreams,
-		"conns", e.cfg.Conns, "mptcp", e.cfg.Peer.MPTCP)
+		"conns", e.cfg.Conns, "mptcp", e.cfg.Peer.MPTCP, "congestion", e.cfg.Peer.Congestion)
 	errc := make(chan error, 1)
 	go func() { errc <- e.srv.Serve(e.ln) }()
 	var err error
@@ -217,4 +217,3 @@ func statusLine(status int) string {
 	}
 	return "502 bad gateway: no upstream could serve the object"
 }
-

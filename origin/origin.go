@@ -87,11 +87,11 @@ func New(cfg Config) (*Origin, error) {
 			return nil, fmt.Errorf("origin: HTTP listener: %w", err)
 		}
 	}
-	if o.peerLn, err = peer.Listen(ctx, cfg.PeerAddr, cfg.Peer.MPTCP); err != nil {
+	if o.peerLn, err = peer.Listen(ctx, cfg.PeerAddr, cfg.Peer); err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
 	o.http = &http.Server{
-		Handler: NewHTTPHandler(HTTPConfig{Root: root, RootDir: cfg.Root, AllowOrigins: cfg.AllowOrigins, Logger: cfg.Logger}),
+		Handler:           NewHTTPHandler(HTTPConfig{Root: root, RootDir: cfg.Root, AllowOrigins: cfg.AllowOrigins, Logger: cfg.Logger}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -125,7 +125,7 @@ func (o *Origin) closeListeners() {
 // flight get up to 10 seconds to finish. It closes the content directory.
 func (o *Origin) Run(ctx context.Context) error {
 	defer o.root.Close()
-	attrs := []any{"root", o.cfg.Root, "peer", o.peerLn.Addr().String(), "mptcp", o.cfg.Peer.MPTCP}
+	attrs := []any{"root", o.cfg.Root, "peer", o.peerLn.Addr().String(), "mptcp", o.cfg.Peer.MPTCP, "congestion", o.cfg.Peer.Congestion}
 	if o.httpLn != nil {
 		attrs = append(attrs, "http", o.httpLn.Addr().String())
 	}

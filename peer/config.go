@@ -16,6 +16,14 @@ type Config struct {
 
 	MPTCP bool // dial and listen with MPTCP where the kernel offers it
 
+	// Congestion names the congestion control for peer sockets (Linux
+	// TCP_CONGESTION), e.g. "bbr" or "cubic"; empty keeps the kernel's
+	// default. It matters for the sending side, so the server's listener
+	// carries it to accepted connections. If the kernel refuses the name
+	// (not loaded, or not allowed in a network namespace), the socket keeps
+	// the default and a warning is logged once.
+	Congestion string
+
 	MaxFrame         uint32        // largest frame payload accepted; default wire.DefaultMaxFrame
 	HandshakeTimeout time.Duration // default 10 s
 	IdleTimeout      time.Duration // close after this long without receiving anything; PING after a third of it; default 45 s

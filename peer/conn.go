@@ -67,7 +67,7 @@ type call struct {
 
 // Dial connects to a peer server at addr and runs the handshake.
 func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
-	var d net.Dialer
+	d := net.Dialer{Control: congestionControl(cfg.withDefaults())}
 	d.SetMultipathTCP(cfg.MPTCP)
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

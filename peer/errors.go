@@ -101,3 +101,5 @@ func HTTPStatus(err error) int {
 	}
 	return 502
 }
+
+var errNotSocket = errors.New("peer: not a socket")

@@ -97,7 +97,7 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 // startServer serves h on a loopback port until the test ends.
 func startServer(t testing.TB, cfg Config, h Handler) (*Server, string) {
 	t.Helper()
-	ln, err := Listen(context.Background(), "127.0.0.1:0", false)
+	ln, err := Listen(context.Background(), "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,11 +56,13 @@ func NewServer(cfg Config, h Handler) *Server {
 	return s
 }
 
-// Listen opens a TCP listener on addr, with MPTCP if mptcp is set and the
-// kernel offers it.
-func Listen(ctx context.Context, addr string, mptcp bool) (net.Listener, error) {
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(mptcp)
+// Listen opens a TCP listener on addr with cfg's socket options: MPTCP if
+// cfg.MPTCP is set and the kernel offers it, and cfg.Congestion, which
+// accepted connections inherit.
+func Listen(ctx context.Context, addr string, cfg Config) (net.Listener, error) {
+	cfg = cfg.withDefaults()
+	lc := net.ListenConfig{Control: congestionControl(cfg)}
+	lc.SetMultipathTCP(cfg.MPTCP)
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("peer: listen %s: %w", addr, err)

@@ -38,13 +38,13 @@ type Config struct {
 
 // Relay is a running relay.
 type Relay struct {
-	cfg     Config
-	log     *slog.Logger
-	ln      net.Listener
-	store   *store.Store
-	tmpDir  string
-	engine  *transfer.Engine
-	server  *peer.Server
+	cfg    Config
+	log    *slog.Logger
+	ln     net.Listener
+	store  *store.Store
+	tmpDir string
+	engine *transfer.Engine
+	server *peer.Server
 }
 
 // New opens the cache and the listener and starts connecting upstream.
@@ -85,7 +85,7 @@ func New(cfg Config) (*Relay, error) {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	r.store = st
-	r.ln, err = peer.Listen(context.Background(), cfg.PeerAddr, cfg.Peer.MPTCP)
+	r.ln, err = peer.Listen(context.Background(), cfg.PeerAddr, cfg.Peer)
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
@@ -111,7 +111,7 @@ func (r *Relay) Engine() *transfer.Engine { return r.engine }
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.close()
 	r.log.Info("relay listening", "peer", r.ln.Addr().String(), "upstreams", r.cfg.Upstreams,
-		"cache_dir", r.cacheDir(), "cache_size", r.cfg.CacheSize, "mptcp", r.cfg.Peer.MPTCP)
+		"cache_dir", r.cacheDir(), "cache_size", r.cfg.CacheSize, "mptcp", r.cfg.Peer.MPTCP, "congestion", r.cfg.Peer.Congestion)
 	errc := make(chan error, 1)
 	go func() { errc <- r.server.Serve(ctx, r.ln) }()
 	var err error

@@ -19,6 +19,7 @@ type common struct {
 	logFormat string
 	name      string
 	mptcp     bool
+	cc        string
 }
 
 func newFlagSet(name, synopsis, about string) *flag.FlagSet {
@@ -38,6 +39,7 @@ func (c *common) register(fs *flag.FlagSet, role string, keyed bool) {
 		fs.StringVar(&c.keyFile, "key-file", "", "file holding the cluster key (else $"+clusterkey.EnvVar+"); make one with \"aqueduct keygen\"")
 		fs.StringVar(&c.name, "name", role, "this node's name, shown in its peers' logs")
 		fs.BoolVar(&c.mptcp, "mptcp", true, "use MPTCP for peer links where the kernel offers it")
+		fs.StringVar(&c.cc, "congestion", "bbr", `congestion control of peer links (Linux TCP_CONGESTION: bbr, cubic, reno...); "" keeps the kernel's default`)
 	}
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
@@ -70,7 +72,7 @@ func (c *common) peerConfig(log *slog.Logger) (peer.Config, error) {
 	if err != nil {
 		return peer.Config{}, err
 	}
-	return peer.Config{Key: key, Name: c.name, MPTCP: c.mptcp, Logger: log}, nil
+	return peer.Config{Key: key, Name: c.name, MPTCP: c.mptcp, Congestion: c.cc, Logger: log}, nil
 }
 
 // isSet reports whether the flag was given on the command line.

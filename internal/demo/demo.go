@@ -145,7 +145,9 @@ func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cl
 	if err != nil {
 		return nil, nil, err
 	}
-	pc := func(name string) peer.Config { return peer.Config{Key: key, Name: name, MPTCP: true} }
+	pc := func(name string) peer.Config {
+		return peer.Config{Key: key, Name: name, MPTCP: true, Congestion: "bbr", Logger: log}
+	}
 	o, err := origin.New(origin.Config{Root: content, HTTPAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0",
 		Peer: pc("origin"), Logger: log.With("node", "origin")})
 	if err != nil {

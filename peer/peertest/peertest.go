@@ -112,7 +112,7 @@ type Server struct {
 // Start serves h on a loopback port until Stop or the end of the test.
 func Start(t testing.TB, cfg peer.Config, h *Handler) *Server {
 	t.Helper()
-	ln, err := peer.Listen(context.Background(), "127.0.0.1:0", false)
+	ln, err := peer.Listen(context.Background(), "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
