@@ -367,16 +367,24 @@ func (c *Conn) lookup(req uint32) *call {
 
 func (c *Conn) readLoop() {
 	for {
-		f, err := c.fr.next()
+		h, err := c.fr.header()
+		if err != nil {
+			c.protocolFail(err)
+			return
+		}
+		if h.Type == wire.TypeData {
+			err = c.readData(h)
+		} else {
+			var f wire.Frame
+			if f, err = c.fr.payload(h); err == nil {
+				err = c.handle(f)
+			}
+		}
 		if err != nil {
 			c.protocolFail(err)
 			return
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
-		if err := c.handle(f); err != nil {
-			c.protocolFail(err)
-			return
-		}
 	}
 }
 
@@ -394,8 +402,6 @@ func (c *Conn) protocolFail(err error) {
 
 func (c *Conn) handle(f wire.Frame) error {
 	switch f := f.(type) {
-	case wire.Data:
-		return c.onData(f)
 	case wire.Object:
 		cl := c.lookup(f.Request)
 		if cl == nil || cl.kind != kindOpen {
@@ -436,7 +442,21 @@ func (c *Conn) handle(f wire.Frame) error {
 	return nil
 }
 
-func (c *Conn) onData(d wire.Data) error {
+// readData reads a DATA frame, whose header was just read, straight into
+// its request's buffer, after checking it against the request.
+func (c *Conn) readData(h wire.Header) error {
+	var pre [wire.DataPrefixLen]byte
+	if h.Length < wire.DataPrefixLen {
+		_, err := wire.ParsePayload(h, nil) // the decoder's own error
+		return err
+	}
+	if err := c.fr.readFull(pre[:]); err != nil {
+		return err
+	}
+	d, n, err := wire.ParseDataPrefix(h, pre[:])
+	if err != nil {
+		return err
+	}
 	cl := c.lookup(d.Request)
 	if cl == nil || cl.kind != kindRead {
 		return protoErr("DATA for request %d that is not a read", d.Request)
@@ -446,15 +466,17 @@ func (c *Conn) onData(d wire.Data) error {
 		return protoErr("DATA seq %d, want %d", d.Seq, cl.seq)
 	case d.Offset != cl.base+uint64(cl.filled):
 		return protoErr("DATA at offset %d, want %d", d.Offset, cl.base+uint64(cl.filled))
-	case len(d.Payload) > len(cl.dst)-cl.filled:
-		return protoErr("DATA runs %d bytes past the requested range", len(d.Payload)-(len(cl.dst)-cl.filled))
-	case d.Fin && cl.filled+len(d.Payload) != len(cl.dst):
-		return protoErr("DATA FIN with %d of %d bytes", cl.filled+len(d.Payload), len(cl.dst))
-	case !d.Fin && cl.filled+len(d.Payload) == len(cl.dst):
+	case n > len(cl.dst)-cl.filled:
+		return protoErr("DATA runs %d bytes past the requested range", n-(len(cl.dst)-cl.filled))
+	case d.Fin && cl.filled+n != len(cl.dst):
+		return protoErr("DATA FIN with %d of %d bytes", cl.filled+n, len(cl.dst))
+	case !d.Fin && cl.filled+n == len(cl.dst):
 		return protoErr("DATA fills the range without FIN")
 	}
-	copy(cl.dst[cl.filled:], d.Payload)
-	cl.filled += len(d.Payload)
+	if err := c.fr.readFull(cl.dst[cl.filled : cl.filled+n]); err != nil {
+		return err
+	}
+	cl.filled += n
 	cl.seq++
 	if d.Fin {
 		c.take(d.Request)

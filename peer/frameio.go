@@ -28,29 +28,46 @@ func newFrameReader(nc net.Conn, max uint32) *frameReader {
 // next reads one frame. Byte slices in the frame alias the reader's buffer
 // and are valid until the next call.
 func (r *frameReader) next() (wire.Frame, error) {
-	if r.idle > 0 {
-		if err := r.nc.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
-		return nil, err
-	}
-	h, err := wire.ParseHeader(r.hdr[:], r.max)
+	h, err := r.header()
 	if err != nil {
 		return nil, err
 	}
+	return r.payload(h)
+}
+
+// header reads and checks the next frame header.
+func (r *frameReader) header() (wire.Header, error) {
+	if r.idle > 0 {
+		if err := r.nc.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
+			return wire.Header{}, err
+		}
+	}
+	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
+		return wire.Header{}, err
+	}
+	return wire.ParseHeader(r.hdr[:], r.max)
+}
+
+// payload reads and decodes the payload of the frame whose header was
+// just read.
+func (r *frameReader) payload(h wire.Header) (wire.Frame, error) {
 	if int(h.Length) > cap(r.buf) {
 		r.buf = make([]byte, min(max(int(h.Length), 2*cap(r.buf), 4096), int(r.max)))
 	}
 	p := r.buf[:h.Length]
-	if _, err := io.ReadFull(r.br, p); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+	if err := r.readFull(p); err != nil {
 		return nil, err
 	}
 	return wire.ParsePayload(h, p)
+}
+
+// readFull reads exactly len(p) bytes of the current frame.
+func (r *frameReader) readFull(p []byte) error {
+	_, err := io.ReadFull(r.br, p)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // unexpected reports a frame that is valid but not allowed here.

@@ -749,6 +749,12 @@ func (s *Scheduler) duplicate(now time.Time) {
 	}
 }
 
+// lateSlack is added to every due time: below it, lateness is scheduling
+// noise (a garbage collection, a busy CPU), not a stalled connection; the
+// stalls worth a copy (a loss burst, a retransmission timeout) last a round
+// trip or more.
+const lateSlack = 50 * time.Millisecond
+
 // isLate reports whether chunk c's first copy is overdue on its connection.
 func (s *Scheduler) isLate(now time.Time, c *chunk) bool {
 	owner := s.conns[c.copies[0].conn]
@@ -764,7 +770,7 @@ func (s *Scheduler) isLate(now time.Time, c *chunk) bool {
 		return now.Sub(c.copies[0].start) > s.cfg.StallTimeout/4
 	}
 	service := time.Duration(float64(c.size) / owner.rate * float64(time.Second))
-	due := owner.lastDone.Add(time.Duration(pos+3) * service)
+	due := owner.lastDone.Add(time.Duration(pos+3)*service + lateSlack)
 	return now.After(due)
 }
 

@@ -67,3 +67,43 @@ func parseData(flags uint8, p []byte) (Data, error) {
 	}
 	return d, nil
 }
+
+// DataPrefixLen is the length of a DATA frame's fixed fields, which come
+// before its bytes.
+const DataPrefixLen = dataFixedLen
+
+// ParseDataPrefix decodes the fixed fields of a DATA frame, for a reader that
+// reads the frame's bytes straight into their destination instead of
+// through a frame buffer. h is the frame's header, as ParseHeader returned
+// it; prefix holds the first DataPrefixLen bytes of the payload. It applies
+// every rule ParsePayload applies to DATA and returns the frame with a nil
+// Payload, and the number of payload bytes that follow the prefix.
+func ParseDataPrefix(h Header, prefix []byte) (Data, int, error) {
+	const t = TypeData
+	if h.Type != t {
+		return Data{}, 0, errorf(h.Type, "not a DATA frame")
+	}
+	if h.Length < dataFixedLen || len(prefix) != dataFixedLen {
+		return Data{}, 0, errorf(t, "payload length %d, prefix %d: want at least %d", h.Length, len(prefix), dataFixedLen)
+	}
+	if h.Flags&^FlagFin != 0 {
+		return Data{}, 0, errorf(t, "flags %#x", h.Flags)
+	}
+	n := int(h.Length) - dataFixedLen
+	d := Data{
+		Request: binary.BigEndian.Uint32(prefix[0:]),
+		Seq:     binary.BigEndian.Uint32(prefix[4:]),
+		Offset:  binary.BigEndian.Uint64(prefix[8:]),
+		Fin:     h.Flags&FlagFin != 0,
+	}
+	if err := nonZero(t, "request", d.Request); err != nil {
+		return Data{}, 0, err
+	}
+	if n == 0 && !d.Fin {
+		return Data{}, 0, errorf(t, "empty without FIN")
+	}
+	if d.Offset > MaxObjectSize-uint64(n) {
+		return Data{}, 0, errorf(t, "offset %d + %d bytes > max %d", d.Offset, n, uint64(MaxObjectSize))
+	}
+	return d, n, nil
+}

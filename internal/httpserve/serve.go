@@ -239,7 +239,23 @@ func serveError(w http.ResponseWriter, text string, code int) {
 // copyRange copies exactly n bytes from rc to w and closes rc. It returns
 // false if writing failed (the client went away). If reading fails or ends
 // early it panics with http.ErrAbortHandler (see Serve).
+//
+// A reader that implements io.WriterTo (an object still arriving, whose
+// blocks are already in memory) writes straight to w, without the copy
+// through io.Copy's buffer.
 func copyRange(w io.Writer, rc io.ReadCloser, n int64) bool {
+	if wt, ok := rc.(io.WriterTo); ok {
+		ws := &writeSide{w: w}
+		copied, err := wt.WriteTo(ws)
+		rc.Close()
+		switch {
+		case ws.err != nil:
+			return false
+		case err != nil || copied != n:
+			panic(http.ErrAbortHandler)
+		}
+		return true
+	}
 	src := &readSide{r: rc}
 	copied, err := io.Copy(w, io.LimitReader(src, n))
 	rc.Close()
@@ -260,6 +276,21 @@ type readSide struct {
 func (s *readSide) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// writeSide remembers the writer's error, to tell it apart from the
+// reader's in WriteTo.
+type writeSide struct {
+	w   io.Writer
+	err error
+}
+
+func (s *writeSide) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
 		s.err = err
 	}
 	return n, err

@@ -362,3 +362,53 @@ func TestServe_callerHeaders(t *testing.T) {
 		t.Fatalf("Content-Length %q with Content-Encoding", w.Header().Get("Content-Length"))
 	}
 }
+
+// wtReader serves data through WriteTo, then fails with err (nil: success).
+type wtReader struct {
+	data []byte
+	err  error
+}
+
+func (r *wtReader) Read(p []byte) (int, error) { panic("Read called on a WriterTo reader") }
+func (r *wtReader) Close() error               { return nil }
+func (r *wtReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(r.data)
+	if err != nil {
+		return int64(n), err
+	}
+	return int64(n), r.err
+}
+
+// Readers that implement io.WriterTo write straight to the response; their
+// failures still abort it, and a client that goes away is still not an
+// abort.
+func TestServe_writerTo(t *testing.T) {
+	ok := func(context.Context, int64, int64) (io.ReadCloser, error) {
+		return &wtReader{data: testData}, nil
+	}
+	w := httptest.NewRecorder()
+	if err := Serve(w, httptest.NewRequest("GET", "/", nil), testContent(), ok); err != nil || w.Body.String() != string(testData) {
+		t.Fatalf("Serve = %v, body %q", err, w.Body)
+	}
+	if err := Serve(&failingWriter{h: http.Header{}}, httptest.NewRequest("GET", "/", nil), testContent(), ok); err != nil {
+		t.Fatalf("client gone: Serve = %v", err)
+	}
+	for name, open := range map[string]OpenFunc{
+		"read error": func(context.Context, int64, int64) (io.ReadCloser, error) {
+			return &wtReader{data: testData[:5], err: errors.New("upstream reset")}, nil
+		},
+		"short": func(context.Context, int64, int64) (io.ReadCloser, error) {
+			return &wtReader{data: testData[:5]}, nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler {
+					t.Fatalf("panic %v, want http.ErrAbortHandler", p)
+				}
+			}()
+			Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), testContent(), open)
+			t.Fatal("Serve returned")
+		})
+	}
+}
