@@ -159,15 +159,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, safepath.Message(err), safepath.Status(err))
 		return
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		w.Header().Set("Allow", httpserve.Allow)
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", httpserve.Allow)
-		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+	if !httpserve.ReadOnly(w, r) {
 		return
 	}
 	if dir {

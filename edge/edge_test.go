@@ -3,12 +3,12 @@ package edge
 import (
 	"bytes"
 	"fmt"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,17 +19,10 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/transfer"
 )
 
-type tlog struct{ t testing.TB }
-
-func (w tlog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // newEdge serves the edge handler over an engine fetching from upstreams.
 func newEdge(t *testing.T, key clusterkey.Key, upstreams ...string) *httptest.Server {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := aqtest.Logger(t, slog.LevelInfo)
 	e, err := transfer.New(transfer.Config{Upstreams: upstreams, Peer: peer.Config{Key: key}, Conns: 4, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -76,15 +76,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		w.Header().Set("Allow", httpserve.Allow)
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", httpserve.Allow)
-		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+	if !httpserve.ReadOnly(w, r) {
 		return
 	}
 	if dir {

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,17 +82,7 @@ func testKey(t testing.TB) clusterkey.Key {
 	return k
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tlogWriter struct{ t testing.TB }
-
-func (w tlogWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+func testLogger(t testing.TB) *slog.Logger { return aqtest.Logger(t, slog.LevelDebug) }
 
 // startServer serves h on a loopback port until the test ends.
 func startServer(t testing.TB, cfg Config, h Handler) (*Server, string) {

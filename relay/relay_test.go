@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,13 +16,6 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
-
-type tlog struct{ t testing.TB }
-
-func (w tlog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
 
 type fixture struct {
 	key      clusterkey.Key
@@ -41,7 +34,7 @@ func newFixture(t *testing.T, objects map[string][]byte, cacheDir string) *fixtu
 		h.Put(p, b)
 	}
 	up := peertest.Start(t, peer.Config{Key: key}, h)
-	log := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := aqtest.Logger(t, slog.LevelInfo)
 	r, err := New(Config{Upstreams: []string{up.Addr}, PeerAddr: "127.0.0.1:0", CacheDir: cacheDir, CacheSize: 64 << 20,
 		Conns: 4, Peer: peer.Config{Key: key}, Logger: log})
 	if err != nil {

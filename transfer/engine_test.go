@@ -5,11 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +18,6 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
 )
-
-type tlog struct{ t testing.TB }
-
-func (w tlog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
 
 func newKey(t testing.TB) clusterkey.Key {
 	k, err := clusterkey.Generate()
@@ -62,7 +55,7 @@ func (f *fixture) engine(t testing.TB, cfg Config) *Engine {
 	}
 	cfg.Peer.Key = f.key
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Logger = aqtest.Logger(t, slog.LevelInfo)
 	}
 	e, err := New(cfg)
 	if err != nil {

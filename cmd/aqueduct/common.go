@@ -66,6 +66,24 @@ func (c *common) logger() (*slog.Logger, error) {
 	return conf.NewLogger(os.Stderr, c.logFormat, c.logLevel)
 }
 
+// setup parses a keyed role's flags, checks that the required ones were
+// given (ok), and returns its logger and peer settings.
+func (c *common) setup(fs *flag.FlagSet, args []string, ok func() bool) (*slog.Logger, peer.Config, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, peer.Config{}, err
+	}
+	if !ok() {
+		fs.Usage()
+		return nil, peer.Config{}, errUsage
+	}
+	log, err := c.logger()
+	if err != nil {
+		return nil, peer.Config{}, err
+	}
+	pc, err := c.peerConfig(log)
+	return log, pc, err
+}
+
 // peerConfig loads the key and returns the peer settings.
 func (c *common) peerConfig(log *slog.Logger) (peer.Config, error) {
 	key, err := clusterkey.Load(c.keyFile)

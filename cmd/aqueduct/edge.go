@@ -28,18 +28,7 @@ spread over the upstreams, verified block by block and streamed in order.`)
 	fs.Var(&cacheSize, "cache-size", "disk budget of the cache")
 	var allow conf.StringList
 	fs.Var(&allow, "allow-origins", "comma-separated browser origins allowed to read (CORS); default any")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if len(ups) == 0 {
-		fs.Usage()
-		return errUsage
-	}
-	log, err := c.logger()
-	if err != nil {
-		return err
-	}
-	pc, err := c.peerConfig(log)
+	log, pc, err := c.setup(fs, args, func() bool { return len(ups) > 0 })
 	if err != nil {
 		return err
 	}

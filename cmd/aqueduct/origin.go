@@ -18,18 +18,7 @@ ever served.`)
 	peerAddr := fs.String("peer", ":7070", "peer protocol listen address")
 	var allow conf.StringList
 	fs.Var(&allow, "allow-origins", "comma-separated browser origins allowed to read (CORS); default any")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *root == "" {
-		fs.Usage()
-		return errUsage
-	}
-	log, err := c.logger()
-	if err != nil {
-		return err
-	}
-	pc, err := c.peerConfig(log)
+	log, pc, err := c.setup(fs, args, func() bool { return *root != "" })
 	if err != nil {
 		return err
 	}

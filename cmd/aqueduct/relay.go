@@ -24,18 +24,7 @@ block by block, and cached on disk within a budget.`)
 	pipeline := fs.Int("pipeline", 4, "requests in flight per connection")
 	memory := conf.Size(256 << 20)
 	fs.Var(&memory, "memory", "memory for block buffers")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if len(ups) == 0 {
-		fs.Usage()
-		return errUsage
-	}
-	log, err := c.logger()
-	if err != nil {
-		return err
-	}
-	pc, err := c.peerConfig(log)
+	log, pc, err := c.setup(fs, args, func() bool { return len(ups) > 0 })
 	if err != nil {
 		return err
 	}

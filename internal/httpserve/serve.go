@@ -326,3 +326,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
 }
+
+// ReadOnly answers any method but GET and HEAD: OPTIONS with 204 and the
+// Allow header, anything else with 405. It reports whether the caller
+// should go on and serve the request.
+func ReadOnly(w http.ResponseWriter, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodOptions:
+		w.Header().Set("Allow", Allow)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Allow", Allow)
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+	}
+	return false
+}

@@ -412,3 +412,25 @@ func TestServe_writerTo(t *testing.T) {
 		})
 	}
 }
+
+func TestReadOnly(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		goOn   bool
+		status int
+	}{
+		{"GET", true, 200},
+		{"HEAD", true, 200},
+		{"OPTIONS", false, 204},
+		{"POST", false, 405},
+		{"DELETE", false, 405},
+	} {
+		w := httptest.NewRecorder()
+		if got := ReadOnly(w, httptest.NewRequest(tc.method, "/", nil)); got != tc.goOn || w.Code != tc.status {
+			t.Errorf("%s: %v %d, want %v %d", tc.method, got, w.Code, tc.goOn, tc.status)
+		}
+		if !tc.goOn && w.Header().Get("Allow") != Allow {
+			t.Errorf("%s: Allow %q", tc.method, w.Header().Get("Allow"))
+		}
+	}
+}
