@@ -162,8 +162,11 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// fail ends the connection with err (the first error wins) and fails every
-// outstanding call.
+// fail ends the connection with err (the first error wins): no new call
+// starts, the socket closes, and the read loop, which alone writes into the
+// calls' buffers, ends and fails the calls still outstanding (finishAll).
+// Failing them here, from another goroutine, could hand a buffer back to
+// its owner while the read loop is still filling it.
 func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	if c.err != nil {
@@ -171,17 +174,24 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	c.err = err
-	calls := c.calls
-	c.calls = nil
 	close(c.closed)
 	c.mu.Unlock()
 	c.snd.close(err)
 	c.nc.Close()
-	for _, cl := range calls {
-		cl.finish(err)
-	}
 	if !errors.Is(err, ErrClosed) {
 		c.log.Debug("peer connection ended", "err", err)
+	}
+}
+
+// finishAll fails every outstanding call with the connection's error. Only
+// the read loop calls it, as it exits.
+func (c *Conn) finishAll() {
+	c.mu.Lock()
+	calls, err := c.calls, c.err
+	c.calls = nil
+	c.mu.Unlock()
+	for _, cl := range calls {
+		cl.finish(err)
 	}
 }
 
@@ -200,7 +210,7 @@ func (cl *call) finish(err error) {
 // request id.
 func (c *Conn) start(cl *call, mk func(req uint32) wire.Frame) (uint32, error) {
 	c.mu.Lock()
-	if c.err != nil {
+	if c.err != nil || c.calls == nil {
 		err := c.err
 		c.mu.Unlock()
 		return 0, err
@@ -366,6 +376,7 @@ func (c *Conn) lookup(req uint32) *call {
 }
 
 func (c *Conn) readLoop() {
+	defer c.finishAll()
 	for {
 		h, err := c.fr.header()
 		if err != nil {

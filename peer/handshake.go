@@ -86,7 +86,9 @@ func clientHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) 
 	t := transcript(hello, ch)
 	want := proof(cfg.Key, serverLabel, t)
 	if !hmac.Equal(want[:], ch.MAC[:]) {
-		return session{}, fmt.Errorf("peer: handshake: server %q does not hold the cluster key: %w", ch.Name, ErrAuth)
+		// Say why before closing, so that the server's log says so too.
+		_ = writeFrames(nc, nil, wire.Error{Code: wire.CodeAuth, Message: "your proof did not verify: we hold different cluster keys"})
+		return session{}, fmt.Errorf("peer: handshake: server %q does not hold our cluster key: %w", ch.Name, ErrAuth)
 	}
 	if err := writeFrames(nc, nil, wire.Auth{MAC: proof(cfg.Key, clientLabel, t)}); err != nil {
 		return session{}, fmt.Errorf("peer: handshake: %w", err)
@@ -157,6 +159,9 @@ func serverHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) 
 	f, err = fr.next()
 	if err != nil {
 		return session{}, fmt.Errorf("peer: handshake: %w", err)
+	}
+	if e, ok := f.(wire.Error); ok && e.Code == wire.CodeAuth {
+		return session{}, fmt.Errorf("peer: handshake: client %q refused our proof (%s): %w", hello.Name, e.Message, ErrAuth)
 	}
 	auth, ok := f.(wire.Auth)
 	if !ok {

@@ -23,6 +23,7 @@ type sender struct {
 	control [][]byte
 	streams []*stream // by seq
 	err     error     // set once the sender is closed
+	idle    bool      // the writer has written and flushed everything it took
 	done    chan struct{}
 
 	release func([]byte) // gives a sent stream frame back to its pool
@@ -126,8 +127,11 @@ func (s *sender) run() {
 				s.mu.Lock()
 				continue
 			}
+			s.idle = true
+			s.cond.Broadcast() // for drain
 			s.cond.Wait()
 		}
+		s.idle = false
 		if s.err != nil {
 			s.mu.Unlock()
 			return
@@ -216,7 +220,7 @@ func (s *sender) close(err error) {
 func (s *sender) drain(deadline time.Time) {
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
-		idle := s.err != nil || (len(s.control) == 0 && len(s.streams) == 0 && s.bw.Buffered() == 0)
+		idle := s.err != nil || (s.idle && len(s.control) == 0 && len(s.streams) == 0)
 		s.mu.Unlock()
 		if idle {
 			return

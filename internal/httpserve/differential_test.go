@@ -115,7 +115,11 @@ func fetch(t *testing.T, client *http.Client, url string, c diffCase, std bool) 
 		req.Header[k] = v
 	}
 	if std && req.Header.Get("Range") != "" {
-		req.Header.Set("Range", stdRangeHeader(req.Header.Get("Range"), int64(len(c.data))))
+		if h := stdRangeHeader(req.Header.Get("Range"), int64(len(c.data))); h != "" {
+			req.Header.Set("Range", h)
+		} else {
+			req.Header.Del("Range")
+		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

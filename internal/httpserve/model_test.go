@@ -20,11 +20,20 @@ import (
 // what Serve serves: a suffix range selecting no bytes ("-0", or any suffix
 // of an empty object), which Serve treats as unsatisfiable, becomes "size-",
 // which net/http also finds unsatisfiable. Everything else is unchanged.
+//
+// Serve's unit rules are modelled too: a header whose unit is "bytes" in
+// another case gets the lower-case unit, and one with another unit, or none,
+// is dropped ("").
 func stdRangeHeader(h string, size int64) string {
 	const prefix = "bytes="
-	if !strings.HasPrefix(h, prefix) {
-		return h
+	unit, set, ok := strings.Cut(h, "=")
+	switch {
+	case h == "":
+		return ""
+	case !ok || !strings.EqualFold(unit, "bytes"):
+		return ""
 	}
+	h = prefix + set
 	specs := strings.Split(h[len(prefix):], ",")
 	for i, spec := range specs {
 		first, last, ok := strings.Cut(strings.Trim(spec, " \t\r\n"), "-")

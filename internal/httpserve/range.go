@@ -47,12 +47,18 @@ func (r Range) contentRange(size int64) string {
 // leaves none, the error is [ErrNoOverlap]. A header that does not parse is
 // [ErrInvalid], as is a negative size.
 //
-// It accepts exactly what net/http accepts, including its leniencies: the
-// "bytes=" prefix is case-sensitive, spaces and tabs may surround elements
-// and numbers, empty list elements are skipped, numbers may carry a '+'
-// sign, and "bytes=0--0" means the first byte. The one difference: a suffix
-// range that selects no bytes ("-0", or any suffix of an empty object) is
-// dropped as unsatisfiable where net/http returns a zero-length range.
+// A header whose range unit is not "bytes" (compared without regard to
+// case, as RFC 9110 says), or that has no unit, gives no ranges and no
+// error: the server must ignore it and send the whole object.
+//
+// Within "bytes=" it accepts exactly what net/http accepts, including its
+// leniencies: spaces and tabs may surround elements and numbers, empty list
+// elements are skipped, numbers may carry a '+' sign, and "bytes=0--0"
+// means the first byte. The differences from net/http: the unit rules
+// above (net/http answers 416 to "Bytes=0-1" and to "items=0-1"), and a
+// suffix range that selects no bytes ("-0", or any suffix of an empty
+// object) is dropped as unsatisfiable where net/http returns a zero-length
+// range.
 //
 // ParseRange does not limit the number of ranges; [Serve] does.
 func ParseRange(header string, size int64) ([]Range, error) {
@@ -70,16 +76,18 @@ func parseRange(s string, size int64, max int) ([]Range, error) {
 	if size < 0 {
 		return nil, ErrInvalid
 	}
-	const prefix = "bytes="
-	if !strings.HasPrefix(s, prefix) {
-		return nil, ErrInvalid
+	unit, set, ok := strings.Cut(s, "=")
+	if !ok || !strings.EqualFold(unit, "bytes") {
+		// RFC 9110 section 14.2: a Range with a unit the server does not
+		// understand (or no unit at all) is ignored.
+		return nil, nil
 	}
 	var (
 		ranges      []Range
 		count       int
 		unsatisfied bool
 	)
-	for rest, more := s[len(prefix):], true; more; {
+	for rest, more := set, true; more; {
 		var spec string
 		spec, rest, more = strings.Cut(rest, ",")
 		spec = trimSpace(spec)

@@ -54,10 +54,11 @@ func TestParseRange(t *testing.T) {
 		{"bytes=20-,x", 10, nil, ErrInvalid},
 		{"bytes=99999999999999999999-", 10, nil, ErrInvalid},
 		{"bytes=0-99999999999999999999", 10, nil, ErrInvalid},
-		{"Bytes=0-1", 10, nil, ErrInvalid},
-		{"bytes =0-1", 10, nil, ErrInvalid},
-		{"items=0-1", 10, nil, ErrInvalid},
-		{" bytes=0-1", 10, nil, ErrInvalid},
+		{"Bytes=0-1", 10, []Range{{0, 2}}, nil}, // units are case-insensitive (RFC 9110)
+		{"bytes =0-1", 10, nil, nil},            // not the unit "bytes": ignored
+		{"items=0-1", 10, nil, nil},             // an unknown unit is ignored
+		{" bytes=0-1", 10, nil, nil},
+		{"0-1", 10, nil, nil}, // no unit
 		{"bytes=0-1", -1, nil, ErrInvalid},
 		{"bytes=0-", math.MaxInt64, []Range{r(0, math.MaxInt64)}, nil},
 		{"bytes=-1", math.MaxInt64, []Range{r(math.MaxInt64-1, 1)}, nil},

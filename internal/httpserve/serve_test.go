@@ -78,7 +78,7 @@ func TestServe(t *testing.T) {
 			want: map[string]string{"Content-Range": "bytes */36"}},
 		{name: "invalid", header: map[string]string{"Range": "bytes=5-1"}, status: 416, body: "invalid range\n",
 			want: map[string]string{"Content-Range": "", "Etag": ""}},
-		{name: "not bytes", header: map[string]string{"Range": "lines=1-2"}, status: 416},
+		{name: "not bytes", header: map[string]string{"Range": "lines=1-2"}, status: 200}, // RFC 9110 §14.2: ignored
 		{name: "empty object range", header: map[string]string{"Range": "bytes=0-10"},
 			content: func(c *Content) { c.Size = 0 }, status: 200, want: map[string]string{"Content-Length": "0"}},
 		{name: "empty object suffix", header: map[string]string{"Range": "bytes=-10"},
