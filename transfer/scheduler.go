@@ -703,75 +703,92 @@ func (s *Scheduler) readyByRate() []*conn {
 	return out
 }
 
-// duplicate gives an idle connection a copy of an in-flight block that is
-// late: its connection should have delivered it, at its measured rate and
-// with the requests ahead of it, more than two service times ago. Late
-// blocks are stalled or on a connection that slowed down (a loss burst, a
-// timeout); the copy races the original and the loser is cancelled. Only
-// the two most urgent blocks in flight are considered, only while nothing
-// is queued, and never more than cfg.MaxCopies copies.
+// duplicate gives each idle connection, while nothing is queued, a copy of
+// an in-flight block that it can be expected to deliver clearly sooner than
+// the connection that has it (see pickCopy). The first copy to arrive wins
+// and the other is cancelled. A block never has more than cfg.MaxCopies
+// copies in flight.
 func (s *Scheduler) duplicate(now time.Time) {
 	if s.cfg.MaxCopies < 2 || len(s.queue) > 0 {
-		return
-	}
-	// The two most urgent blocks in flight: those that hold readers back.
-	var urgent [2]*chunk
-	for _, c := range s.chunks {
-		switch {
-		case c.queued:
-		case urgent[0] == nil || c.seq < urgent[0].seq:
-			urgent[0], urgent[1] = c, urgent[0]
-		case urgent[1] == nil || c.seq < urgent[1].seq:
-			urgent[1] = c
-		}
-	}
-	var late []*chunk
-	for _, c := range urgent {
-		if c != nil && len(c.copies) < s.cfg.MaxCopies && s.isLate(now, c) {
-			late = append(late, c)
-		}
-	}
-	if len(late) == 0 {
 		return
 	}
 	for _, cn := range s.readyByRate() {
 		if len(cn.inflight) > 0 || cn.rate <= 0 {
 			continue
 		}
-		for _, c := range late {
-			if len(c.copies) >= s.cfg.MaxCopies || c.hasCopy(cn.id) || !s.eligibleSet(c).has(cn.up) {
-				continue
-			}
+		if c := s.pickCopy(now, cn); c != nil {
 			s.send(now, cn, c)
 			s.duplicates++
-			break
 		}
 	}
 }
 
-// lateSlack is added to every due time: below it, lateness is scheduling
-// noise (a garbage collection, a busy CPU), not a stalled connection; the
-// stalls worth a copy (a loss burst, a retransmission timeout) last a round
-// trip or more.
+// lateSlack is added to every estimate before a copy is made: below it, a
+// difference is scheduling noise (a garbage collection, a busy CPU), not a
+// slow or stalled connection; the stalls worth a copy (a loss burst, a
+// retransmission timeout) last a round trip or more.
 const lateSlack = 50 * time.Millisecond
 
-// isLate reports whether chunk c's first copy is overdue on its connection.
-func (s *Scheduler) isLate(now time.Time, c *chunk) bool {
-	owner := s.conns[c.copies[0].conn]
-	if owner == nil {
-		return false
+// pickCopy chooses the in-flight block that the idle connection cn should
+// fetch too, or nil. Each block's copy in flight is expected to finish when
+// its connection, at its measured rate, has served the requests ahead of it
+// and it. Two cases earn a copy:
+//
+//   - late: that time has passed by more than two service times; the
+//     connection is stalled (a loss burst, a retransmission timeout) or has
+//     slowed down;
+//   - tail: cn, at its own rate and allowing for a round trip, would finish
+//     the block well before that time. This is the end of a transfer, when
+//     the last blocks sit on slow paths while fast ones are idle.
+//
+// Late blocks come first, then the block expected to finish last, which is
+// the one that ends the transfer.
+func (s *Scheduler) pickCopy(now time.Time, cn *conn) *chunk {
+	var best *chunk
+	var bestLate bool
+	var bestFinish time.Time
+	for _, c := range s.chunks {
+		if c.queued || len(c.copies) >= s.cfg.MaxCopies || c.hasCopy(cn.id) || !s.eligibleSet(c).has(cn.up) {
+			continue
+		}
+		owner := s.conns[c.copies[0].conn]
+		if owner == nil {
+			continue
+		}
+		pos := slices.Index(owner.inflight, c)
+		if pos < 0 {
+			continue
+		}
+		var late bool
+		var finish time.Time
+		if owner.rate <= 0 {
+			// No measure yet: late only after a long silence.
+			late = now.Sub(c.copies[0].start) > s.cfg.StallTimeout/4
+		} else {
+			service := serviceTime(c.size, owner.rate)
+			finish = owner.lastDone.Add(time.Duration(pos+1) * service)
+			late = now.After(finish.Add(2*service + lateSlack))
+			mine := serviceTime(c.size, cn.rate) * 3 / 2
+			if !late && finish.Sub(now) < mine+lateSlack {
+				continue
+			}
+		}
+		if !late && owner.rate <= 0 {
+			continue
+		}
+		switch {
+		case best == nil,
+			late && !bestLate,
+			late == bestLate && late && c.seq < best.seq,
+			late == bestLate && !late && finish.After(bestFinish):
+			best, bestLate, bestFinish = c, late, finish
+		}
 	}
-	pos := slices.Index(owner.inflight, c)
-	if pos < 0 {
-		return false
-	}
-	if owner.rate <= 0 {
-		// No measure yet: late only after a long silence.
-		return now.Sub(c.copies[0].start) > s.cfg.StallTimeout/4
-	}
-	service := time.Duration(float64(c.size) / owner.rate * float64(time.Second))
-	due := owner.lastDone.Add(time.Duration(pos+3)*service + lateSlack)
-	return now.After(due)
+	return best
+}
+
+func serviceTime(size int64, rate float64) time.Duration {
+	return time.Duration(float64(size) / rate * float64(time.Second))
 }
 
 // deadline is the next time Tick must run.

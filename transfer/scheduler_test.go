@@ -601,3 +601,32 @@ func BenchmarkScheduler(b *testing.B) {
 		pending = append(pending, s.Ready(now).Requests...)
 	}
 }
+
+// At the end of a transfer the last blocks sit on the slow path; idle fast
+// connections take copies of them, and the transfer ends sooner, for a few
+// extra requests.
+func TestScheduler_tailCopies(t *testing.T) {
+	run := func(copies int) (time.Duration, int) {
+		fast := &simUp{rate: mbps(40), rtt: 20 * time.Millisecond}
+		slow := &simUp{rate: mbps(5), rtt: 60 * time.Millisecond}
+		m := newSim(t, SchedulerConfig{Conns: 4, Pipeline: 4, MaxCopies: copies}, fast, slow)
+		m.start()
+		m.settle(time.Second)
+		start := m.now
+		m.want(1, 200)
+		m.run(10 * time.Minute)
+		if len(m.completed) != 200 {
+			t.Fatalf("copies=%d: completed %d", copies, len(m.completed))
+		}
+		return m.now.Sub(start), m.requests
+	}
+	without, _ := run(1)
+	with, requests := run(2)
+	t.Logf("200 blocks: %v without copies, %v with (%d requests)", without, with, requests)
+	if with > without*9/10 {
+		t.Fatalf("copies did not shorten the tail: %v with, %v without", with, without)
+	}
+	if requests > 200*11/10 {
+		t.Fatalf("%d requests for 200 blocks: too many copies", requests)
+	}
+}
