@@ -121,7 +121,7 @@ type Engine struct {
 	nextObj   ObjectID
 	ready     []*engConn    // ready connections, for Open
 	readyGen  chan struct{} // closed and replaced when ready or usable changes
-	usable    bool          // some upstream is reachable or being dialed
+	usable    upSet         // upstreams reachable or being dialed
 	dialErrs  map[string]time.Time
 
 	stats  counters
@@ -177,6 +177,10 @@ const (
 	handleOK
 	handleBad
 )
+
+// objectRefusal is how long an upstream that could not open an object gets
+// no requests for it.
+const objectRefusal = 10 * time.Second
 
 // maxHandles bounds the objects open on one connection; past it the least
 // recently used idle one is closed.
@@ -255,7 +259,7 @@ func New(cfg Config) (*Engine, error) {
 		dialing:  make(map[ConnID]UpstreamID),
 		byDigest: make(map[object.Digest]*objState),
 		readyGen: make(chan struct{}),
-		usable:   true,
+		usable:   ^upSet(0),
 	}
 	e.manifests.init(cfg.MaxObjects)
 	e.wg.Add(1)
@@ -395,10 +399,20 @@ func (e *Engine) handle(ev any) {
 		if c == nil {
 			return
 		}
+		// Forget the handle, so that the object is opened again there
+		// when the upstream may serve it again.
+		delete(c.handles, ev.obj)
 		if ev.err == nil {
 			e.log.Warn("upstream describes an object differently from the others; not using it for that object",
 				"upstream", c.addr, "object", ev.obj)
 			e.sched.ObjectMismatch(now, ev.obj, c.up)
+			return
+		}
+		var pe *peer.Error
+		if errors.As(ev.err, &pe) {
+			e.log.Debug("upstream cannot open an object; not asking it for a while",
+				"upstream", c.addr, "object", ev.obj, "err", ev.err, "for", objectRefusal)
+			e.sched.ObjectRefused(now, ev.obj, c.up, objectRefusal)
 		}
 	case evForget:
 		e.sched.ForgetObject(ev.obj)
@@ -558,7 +572,7 @@ func (e *Engine) publish() {
 	for _, c := range e.conns {
 		ready = append(ready, c)
 	}
-	usable := e.sched.Usable(time.Now())
+	usable := e.sched.usable(time.Now())
 	e.mu.Lock()
 	e.ready = ready
 	e.usable = usable

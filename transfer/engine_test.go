@@ -403,3 +403,52 @@ func BenchmarkEngine(b *testing.B) {
 		})
 	}
 }
+
+// A replica that lacks an object does not stop the transfer: the object is
+// described by the one that has it, and the other is left alone for it.
+func TestEngine_replicaMissingObject(t *testing.T) {
+	data := peertest.RandomBytes(8<<20, 10)
+	key := newKey(t)
+	has := &peertest.Handler{}
+	has.Put("o", data)
+	lacks := &peertest.Handler{}
+	lacks.Put("other", []byte("x"))
+	f := &fixture{key: key}
+	for _, h := range []*peertest.Handler{lacks, has} {
+		s := peertest.Start(t, peer.Config{Key: key}, h)
+		f.servers = append(f.servers, s)
+		f.addrs = append(f.addrs, s.Addr)
+	}
+	e := f.engine(t, Config{Conns: 4})
+	for range 3 { // whichever upstream the description is asked of first
+		got, err := readAll(t, e, "o", 0, -1)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	if lacks.BytesServed.Load() != 0 {
+		t.Fatal("bytes from the replica that lacks the object")
+	}
+}
+
+// With one upstream down, a missing object is reported as missing at once,
+// not after waiting for the dead upstream.
+func TestEngine_notFoundWithAnUpstreamDown(t *testing.T) {
+	key := newKey(t)
+	h := &peertest.Handler{}
+	h.Put("o", []byte("x"))
+	s := peertest.Start(t, peer.Config{Key: key}, h)
+	f := &fixture{key: key, addrs: []string{s.Addr, peertest.FreeAddr(t)}}
+	e := f.engine(t, Config{Conns: 4})
+	if _, err := readAll(t, e, "o", 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := readAll(t, e, "missing", 0, -1)
+	if !errors.Is(err, peer.ErrNotFound) {
+		t.Fatalf("got %v, want not found", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}

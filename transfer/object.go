@@ -131,15 +131,19 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 			return nil
 		}
 		var pe *peer.Error
-		if errors.As(err, &pe) && (pe.Code == wire.CodeNotFound || pe.Code == wire.CodeForbidden || pe.Code == wire.CodeBadRequest) {
-			return err // the object's own answer, not the upstream's trouble
+		if errors.As(err, &pe) && (pe.Code == wire.CodeForbidden || pe.Code == wire.CodeBadRequest) {
+			return err // the path's own answer: every node applies the same rules
 		}
 		if ctx.Err() != nil {
 			return err
 		}
 		e.log.Debug("upstream could not describe object", "upstream", c.addr, "path", path, "err", err)
 		tried.add(c.up)
-		lastErr = err
+		// A replica may lack what another has: NOT_FOUND is the answer only
+		// when no upstream has the object.
+		if lastErr == nil || !errors.As(lastErr, &pe) || pe.Code != wire.CodeNotFound {
+			lastErr = err
+		}
 	}
 	return lastErr
 }
@@ -252,7 +256,8 @@ func (e *Engine) pickConn(ctx context.Context, tried upSet) (*engConn, error) {
 				return c, nil
 			}
 		}
-		if !usable {
+		if usable&^tried == 0 {
+			// No upstream left to try is reachable or being dialed.
 			return nil, ErrUnreachable
 		}
 		select {

@@ -191,6 +191,10 @@ type Scheduler struct {
 	queue    []*chunk // sorted by seq
 	seq      uint64
 	objBad   map[ObjectID]upSet // upstreams that described an object wrongly
+	// objRefused holds, per object, upstreams that could not open it and
+	// until when they get no requests for it.
+	objRefused map[ObjectID]map[UpstreamID]time.Time
+	refusedNow map[ObjectID]upSet // objRefused's live entries, per step
 	ready    Ready
 
 	// poolDirty says that connections or upstream states changed since the
@@ -215,6 +219,9 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		conns:  make(map[ConnID]*conn),
 		chunks: make(map[ChunkKey]*chunk),
 		objBad: make(map[ObjectID]upSet),
+
+		objRefused: make(map[ObjectID]map[UpstreamID]time.Time),
+		refusedNow: make(map[ObjectID]upSet),
 	}, nil
 }
 
@@ -315,9 +322,26 @@ func (s *Scheduler) ObjectMismatch(now time.Time, obj ObjectID, u UpstreamID) {
 	s.step(now)
 }
 
+// ObjectRefused reports that upstream u could not open object obj (it does
+// not have it, or cannot reach its own upstreams now); u gets no requests
+// for obj for the duration d.
+func (s *Scheduler) ObjectRefused(now time.Time, obj ObjectID, u UpstreamID, d time.Duration) {
+	m := s.objRefused[obj]
+	if m == nil {
+		m = make(map[UpstreamID]time.Time)
+		s.objRefused[obj] = m
+	}
+	m[u] = now.Add(d)
+	s.step(now)
+}
+
 // ForgetObject drops what the Scheduler remembers about obj once no block
 // of it is wanted.
-func (s *Scheduler) ForgetObject(obj ObjectID) { delete(s.objBad, obj) }
+func (s *Scheduler) ForgetObject(obj ObjectID) {
+	delete(s.objBad, obj)
+	delete(s.objRefused, obj)
+	delete(s.refusedNow, obj)
+}
 
 // Dialed reports the outcome of a Dial action.
 func (s *Scheduler) Dialed(now time.Time, id ConnID, ok bool) {
@@ -393,18 +417,22 @@ func (s *Scheduler) Ready(now time.Time) Ready {
 
 // Usable reports whether some upstream is reachable or being dialed: if not,
 // new work fails at once.
-func (s *Scheduler) Usable(now time.Time) bool {
+func (s *Scheduler) Usable(now time.Time) bool { return s.usable(now) != 0 }
+
+// usable is the set of upstreams that are reachable or being dialed.
+func (s *Scheduler) usable(now time.Time) upSet {
+	var set upSet
 	for u := range s.ups {
 		if s.reachable(now, UpstreamID(u)) {
-			return true
+			set.add(UpstreamID(u))
 		}
 	}
 	for _, cn := range s.conns {
 		if !cn.ready {
-			return true
+			set.add(cn.up)
 		}
 	}
-	return false
+	return set
 }
 
 // SchedulerStats is a snapshot for metrics and tests.
@@ -508,11 +536,6 @@ func (s *Scheduler) reachable(now time.Time, u UpstreamID) bool {
 	return !s.banned(now, u) && s.ups[u].failures < s.cfg.DownAfter
 }
 
-// eligible reports whether upstream u may be asked for chunk c.
-func (s *Scheduler) eligible(now time.Time, c *chunk, u UpstreamID) bool {
-	return !s.banned(now, u) && !s.objBad[c.key.Object].has(u) && !c.refused.has(u)
-}
-
 // eligibleSet is the set of upstreams that may be asked for c, using the
 // masks of this step.
 func (s *Scheduler) eligibleSet(c *chunk) upSet {
@@ -520,7 +543,7 @@ func (s *Scheduler) eligibleSet(c *chunk) upSet {
 	if len(s.ups) == MaxUpstreams {
 		all = ^upSet(0)
 	}
-	return all &^ s.bannedNow &^ s.objBad[c.key.Object] &^ c.refused
+	return all &^ s.bannedNow &^ s.objBad[c.key.Object] &^ s.refusedNow[c.key.Object] &^ c.refused
 }
 
 // sortedConns returns the connections by id in a scratch slice that the
@@ -553,6 +576,22 @@ func (s *Scheduler) step(now time.Time) {
 	for _, cn := range s.conns {
 		if !cn.ready {
 			s.liveNow.add(cn.up)
+		}
+	}
+	clear(s.refusedNow)
+	for obj, m := range s.objRefused {
+		var set upSet
+		for u, until := range m {
+			if now.Before(until) {
+				set.add(u)
+			} else {
+				delete(m, u)
+			}
+		}
+		if set == 0 {
+			delete(s.objRefused, obj)
+		} else {
+			s.refusedNow[obj] = set
 		}
 	}
 	s.failUnservable()
@@ -809,6 +848,11 @@ func (s *Scheduler) deadline(now time.Time) time.Time {
 	if inflight {
 		// Duplicate requests depend on elapsed time; look again soon.
 		earlier(now.Add(100 * time.Millisecond))
+	}
+	for _, m := range s.objRefused {
+		for _, until := range m {
+			earlier(until)
+		}
 	}
 	for u := range s.ups {
 		up := &s.ups[u]
