@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ type Conn struct {
 
 	closed   chan struct{}
 	lastRecv atomic.Int64 // unix nanoseconds of the last frame received
+	lastData atomic.Int64 // unix nanoseconds of the last DATA frame received
 	wg       sync.WaitGroup
 }
 
@@ -110,10 +112,11 @@ func Client(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	}
 	c.snd = newSender(nc, cfg.IdleTimeout, func([]byte) {})
 	c.lastRecv.Store(time.Now().UnixNano())
+	c.lastData.Store(time.Now().UnixNano())
 	c.wg.Add(3)
-	go func() { defer c.wg.Done(); c.snd.run(); c.fail(ErrClosed) }()
+	go func() { defer c.wg.Done(); c.fail(cmp.Or(c.snd.run(), ErrClosed)) }()
 	go func() { defer c.wg.Done(); c.readLoop() }()
-	go func() { defer c.wg.Done(); c.keepalive() }()
+	go func() { defer c.wg.Done(); keepalive(c.snd, c.closed, cfg.IdleTimeout) }()
 	return c, nil
 }
 
@@ -137,6 +140,18 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // LastActivity is when the last frame arrived.
 func (c *Conn) LastActivity() time.Time { return time.Unix(0, c.lastRecv.Load()) }
+
+// LastData is when the last DATA frame arrived (or the connection started):
+// progress of reads, which keepalives do not fake.
+func (c *Conn) LastData() time.Time { return time.Unix(0, c.lastData.Load()) }
+
+// GoingAway reports whether the server has sent GOAWAY: it takes no new
+// requests on this connection.
+func (c *Conn) GoingAway() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.goaway
+}
 
 // Done is closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.closed }
@@ -235,9 +250,16 @@ func (c *Conn) start(cl *call, mk func(req uint32) wire.Frame) (uint32, error) {
 	c.mu.Unlock()
 	if err := c.snd.queue(mk(req).Append(nil)); err != nil {
 		c.mu.Lock()
-		delete(c.calls, req)
+		mine := c.calls != nil && c.calls[req] == cl
+		if mine {
+			delete(c.calls, req)
+		}
 		c.mu.Unlock()
-		return 0, err
+		if mine {
+			return 0, err
+		}
+		// The read loop has failed the call already: its callback
+		// reports the error, so this call must look started.
 	}
 	return req, nil
 }
@@ -438,9 +460,15 @@ func (c *Conn) handle(f wire.Frame) error {
 		if cl == nil {
 			return protoErr("ERROR for unknown request %d", f.Request)
 		}
+		if cl.kind == kindOpen {
+			// The handle did not open: it may be used again.
+			c.mu.Lock()
+			delete(c.handles, cl.handle)
+			c.mu.Unlock()
+		}
 		cl.finish(&Error{Code: f.Code, Message: f.Message})
 	case wire.Ping:
-		return c.snd.queue(wire.Pong{Opaque: f.Opaque}.Append(nil))
+		return c.snd.reply(wire.Pong{Opaque: f.Opaque}.Append(nil))
 	case wire.Pong:
 	case wire.GoAway:
 		c.mu.Lock()
@@ -489,27 +517,12 @@ func (c *Conn) readData(h wire.Header) error {
 	}
 	cl.filled += n
 	cl.seq++
+	c.lastData.Store(time.Now().UnixNano())
 	if d.Fin {
 		c.take(d.Request)
 		cl.onRead(nil)
 	}
 	return nil
-}
-
-func (c *Conn) keepalive() {
-	every := c.cfg.IdleTimeout / 3
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.closed:
-			return
-		case <-t.C:
-			if time.Since(c.LastActivity()) >= every {
-				_ = c.snd.queue(wire.Ping{Opaque: uint64(time.Now().UnixNano())}.Append(nil))
-			}
-		}
-	}
 }
 
 func protoErr(format string, args ...any) error {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -526,5 +527,158 @@ func BenchmarkReadLoopback(b *testing.B) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+// slowObject streams its bytes at a bounded rate.
+type slowObject struct {
+	memObject
+	perRead time.Duration
+}
+
+type slowReader struct {
+	r     io.Reader
+	delay time.Duration
+}
+
+func (s slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	return s.r.Read(p[:min(len(p), 16<<10)])
+}
+
+func (o *slowObject) NewReader(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return io.NopCloser(slowReader{bytes.NewReader(o.data[off : off+n]), o.perRead}), nil
+}
+
+type slowHandler struct{ obj *slowObject }
+
+func (h slowHandler) Open(ctx context.Context, path string) (Object, error) { return h.obj, nil }
+
+// A READ that takes longer than the idle timeout completes: the server
+// pings while it streams, and the client, which only receives, pings too.
+func TestLongReadOutlivesIdleTimeout(t *testing.T) {
+	key := testKey(t)
+	data := randomBytes(256<<10, 12)
+	obj := &slowObject{memObject: memObject{data: data, meta: object.Meta{Size: int64(len(data)), BlockSize: 1 << 18}}, perRead: 60 * time.Millisecond}
+	const idle = 600 * time.Millisecond
+	_, addr := startServer(t, Config{Key: key, IdleTimeout: idle}, slowHandler{obj})
+	c := dial(t, addr, Config{Key: key, IdleTimeout: idle})
+	hd, _, err := c.Open(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, err := readSync(t, c, hd, 0, len(data)) // 16 reads of 16 KiB, 60 ms each
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("long read: %v", err)
+	}
+	if d := time.Since(start); d < idle {
+		t.Fatalf("read took %v, less than the idle timeout: the test proves nothing", d)
+	}
+	// And a connection that does nothing stays up too.
+	time.Sleep(3 * idle)
+	if _, err := readSync(t, c, hd, 0, 10); err != nil {
+		t.Fatalf("after an idle spell: %v", err)
+	}
+}
+
+// A handle whose OPEN failed is not open: it can be used again, and failed
+// opens do not use up the server's handle limit.
+func TestFailedOpenFreesHandle(t *testing.T) {
+	key := testKey(t)
+	h := &memHandler{objects: map[string][]byte{"a": []byte("hello")}}
+	_, addr := startServer(t, Config{Key: key, MaxHandles: 4}, h)
+	c := dial(t, addr, Config{Key: key})
+	for range 20 {
+		if _, _, err := c.Open(context.Background(), "missing"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("open missing: %v", err)
+		}
+	}
+	if _, _, err := c.Open(context.Background(), "a"); err != nil {
+		t.Fatalf("open after failed opens: %v", err)
+	}
+}
+
+// The server sends an OPEN's OBJECT before any DATA of READs pipelined on
+// its handle.
+func TestObjectBeforeData(t *testing.T) {
+	key := testKey(t)
+	h := &memHandler{objects: map[string][]byte{"a": randomBytes(1<<16, 13)}}
+	_, addr := startServer(t, Config{Key: key}, h)
+	c := dial(t, addr, Config{Key: key})
+	for range 50 {
+		var opened atomic.Bool
+		hd, err := c.OpenAsync("a", func(wire.Object, error) { opened.Store(true) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan bool, 1)
+		if _, err := c.Read(hd, 0, make([]byte, 1<<16), func(error) { done <- opened.Load() }); err != nil {
+			t.Fatal(err)
+		}
+		if !<-done {
+			t.Fatal("DATA completed before the OBJECT arrived")
+		}
+		c.CloseHandle(hd)
+	}
+}
+
+// bigHashes is an object with a large hash list and no bytes to read.
+type bigHashes struct{ hs object.Hashes }
+
+func (b bigHashes) Open(ctx context.Context, path string) (Object, error) { return b, nil }
+func (b bigHashes) Meta() object.Meta {
+	return object.Meta{Size: int64(len(b.hs)) << 18, BlockSize: 1 << 18}
+}
+func (b bigHashes) Hashes() object.Hashes { return b.hs }
+func (b bigHashes) Close() error          { return nil }
+func (b bigHashes) NewReader(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return nil, errors.New("no bytes")
+}
+
+// A client that sends requests for large answers and never reads them
+// cannot make the server hold more than a bounded amount of memory: the
+// requests stay counted until their answers are queued, answers wait for
+// room in a bounded queue, and the server then stops reading.
+func TestUnreadAnswersBounded(t *testing.T) {
+	key := testKey(t)
+	srv, addr := startServer(t, Config{Key: key, MaxFrame: 1 << 20}, bigHashes{hs: make(object.Hashes, 1<<16)})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fr := newFrameReader(nc, wire.HandshakeMaxPayload)
+	if _, err := clientHandshake(nc, fr, Config{Key: key, MaxFrame: 1 << 20}.withDefaults()); err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	b := wire.Open{Request: 1, Handle: 1, Path: "x"}.Append(nil)
+	for i := range 2000 { // 2000 answers of 1 MiB asked for, in 56 KB of requests
+		b = wire.GetHashes{Request: uint32(2 + i), Handle: 1, First: 0, Count: (1<<20 - 8) / 32}.Append(b)
+	}
+	nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	nc.Write(b) // may block once the server stops reading: that is the point
+	time.Sleep(500 * time.Millisecond)
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew := int64(ms.HeapAlloc) - int64(before)
+	srv.mu.Lock()
+	active := 0
+	for sc := range srv.conns {
+		sc.mu.Lock()
+		active += sc.active
+		sc.mu.Unlock()
+	}
+	srv.mu.Unlock()
+	t.Logf("heap grew %d MiB; %d requests active", grew>>20, active)
+	if active > 128 {
+		t.Fatalf("%d requests active, limit 128", active)
+	}
+	if grew > 32<<20 {
+		t.Fatalf("heap grew %d MiB for unread answers", grew>>20)
 	}
 }

@@ -5,29 +5,39 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// sender owns the write side of a connection. Callers queue control frames
-// (which never block and go out first) or push frames on a stream; the
-// writer goroutine sends, among the streams with a frame ready, the one that
-// was opened first. A stream holds at most streamDepth frames, so a producer
-// waits for the connection instead of piling data up.
+// sender owns the write side of a connection. Control frames go out first:
+// a node's own requests are queued without waiting (queue; their number is
+// bounded by the request limits), answers to the peer wait while too many
+// bytes of answers are queued (reply), which stops the connection's read
+// loop and so the peer, whatever it sends. Streams carry the DATA of READs:
+// the writer sends, among the streams with a frame ready, the one opened
+// first. A stream holds at most streamDepth frames, so a producer waits for
+// the connection instead of piling data up.
 type sender struct {
 	nc      net.Conn
 	bw      *bufio.Writer
 	timeout time.Duration // write deadline per flush
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	control [][]byte
-	streams []*stream // by seq
-	err     error     // set once the sender is closed
-	idle    bool      // the writer has written and flushed everything it took
-	done    chan struct{}
+	mu           sync.Mutex
+	cond         *sync.Cond
+	control      [][]byte
+	controlBytes int
+	streams      []*stream // by seq
+	err          error     // set once the sender is closed
+	idle         bool      // the writer has written and flushed everything it took
+	done         chan struct{}
+	lastSent     atomic.Int64 // unix nanoseconds of the last write
 
 	release func([]byte) // gives a sent stream frame back to its pool
 }
+
+// maxReplyBytes bounds the answers queued on one connection; past it, reply
+// waits.
+const maxReplyBytes = 1 << 20
 
 const streamDepth = 2
 
@@ -42,10 +52,13 @@ type stream struct {
 func newSender(nc net.Conn, timeout time.Duration, release func([]byte)) *sender {
 	s := &sender{nc: nc, bw: bufio.NewWriterSize(nc, 64<<10), timeout: timeout, done: make(chan struct{}), release: release}
 	s.cond = sync.NewCond(&s.mu)
+	s.lastSent.Store(time.Now().UnixNano())
 	return s
 }
 
-// queue adds a control frame. It fails only when the sender is closed.
+// queue adds a control frame without waiting. It fails only when the
+// sender is closed. Use it for the node's own requests, whose number the
+// caller bounds.
 func (s *sender) queue(frame []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -53,9 +66,30 @@ func (s *sender) queue(frame []byte) error {
 		return s.err
 	}
 	s.control = append(s.control, frame)
+	s.controlBytes += len(frame)
 	s.cond.Broadcast()
 	return nil
 }
+
+// reply adds a control frame that answers the peer, waiting while more
+// than maxReplyBytes of control frames are queued.
+func (s *sender) reply(frame []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.err == nil && s.controlBytes > maxReplyBytes {
+		s.cond.Wait()
+	}
+	if s.err != nil {
+		return s.err
+	}
+	s.control = append(s.control, frame)
+	s.controlBytes += len(frame)
+	s.cond.Broadcast()
+	return nil
+}
+
+// sinceSent is how long ago the sender last wrote.
+func (s *sender) sinceSent() time.Duration { return time.Since(time.Unix(0, s.lastSent.Load())) }
 
 // openStream registers a stream ordered by seq.
 func (s *sender) openStream(seq uint64) *stream {
@@ -110,8 +144,8 @@ func (st *stream) abandon() {
 }
 
 // run is the writer loop. It returns when the sender is closed or a write
-// fails; it then closes the sender with that error.
-func (s *sender) run() {
+// fails; it then closes the sender with that error and returns it.
+func (s *sender) run() error {
 	defer close(s.done)
 	var batch [][]byte
 	var pooled []bool
@@ -122,7 +156,7 @@ func (s *sender) run() {
 				s.mu.Unlock()
 				if err := s.flush(); err != nil {
 					s.close(err)
-					return
+					return err
 				}
 				s.mu.Lock()
 				continue
@@ -133,8 +167,9 @@ func (s *sender) run() {
 		}
 		s.idle = false
 		if s.err != nil {
+			err := s.err
 			s.mu.Unlock()
-			return
+			return err
 		}
 		batch, pooled = batch[:0], pooled[:0]
 		for _, f := range s.control {
@@ -143,6 +178,7 @@ func (s *sender) run() {
 		}
 		clear(s.control)
 		s.control = s.control[:0]
+		s.controlBytes = 0
 		if st := s.nextStream(); st != nil {
 			batch = append(batch, st.frames[0])
 			pooled = append(pooled, true)
@@ -158,7 +194,7 @@ func (s *sender) run() {
 		for i, f := range batch {
 			if err := s.write(f); err != nil {
 				s.close(err)
-				return
+				return err
 			}
 			if pooled[i] {
 				s.release(f)
@@ -183,6 +219,7 @@ func (s *sender) write(f []byte) error {
 		}
 	}
 	_, err := s.bw.Write(f)
+	s.lastSent.Store(time.Now().UnixNano())
 	return err
 }
 
@@ -205,6 +242,7 @@ func (s *sender) close(err error) {
 	}
 	s.err = err
 	s.control = nil
+	s.controlBytes = 0
 	for _, st := range s.streams {
 		for _, f := range st.frames {
 			s.release(f)

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,10 +156,12 @@ type serverConn struct {
 
 	mu      sync.Mutex
 	handles map[uint32]*handleState
-	reqs    map[uint32]*request
+	reqs    map[uint32]*request // by id, until the answer is queued
+	active  int                 // requests admitted and not yet answered
 	seq     uint64
 	goaway  bool
 	slots   chan struct{} // READ streams served at once
+	hashing chan struct{} // HASHES answers built at once
 
 	wg sync.WaitGroup // request goroutines
 }
@@ -202,6 +205,7 @@ func (sc *serverConn) serve(ctx context.Context) {
 	sc.handles = make(map[uint32]*handleState)
 	sc.reqs = make(map[uint32]*request)
 	sc.slots = make(chan struct{}, s.cfg.MaxStreams)
+	sc.hashing = make(chan struct{}, 1)
 	sc.snd = newSender(sc.nc, s.cfg.IdleTimeout, func(b []byte) {
 		if cap(b) == wire.HeaderLen+16+s.cfg.DataFrame {
 			b = b[:cap(b)]
@@ -211,10 +215,11 @@ func (sc *serverConn) serve(ctx context.Context) {
 	sc.mu.Unlock()
 	writerDone := make(chan struct{})
 	go func() {
-		sc.snd.run()
-		sc.kill(ErrClosed)
+		err := sc.snd.run()
+		sc.kill(cmp.Or(err, ErrClosed))
 		close(writerDone)
 	}()
+	sc.wg.Go(func() { keepalive(sc.snd, sc.ctx.Done(), s.cfg.IdleTimeout) })
 	s.mu.Lock()
 	down := s.shutdown
 	s.mu.Unlock()
@@ -268,11 +273,14 @@ func (sc *serverConn) goAway() {
 	}
 }
 
+// closeWhenFlushed closes the connection once everything queued has been
+// written, or after IdleTimeout (Server.Shutdown's context may end it
+// sooner).
 func (sc *serverConn) closeWhenFlushed() {
-	go func() {
-		sc.snd.drain(time.Now().Add(2 * time.Second))
+	sc.wg.Go(func() {
+		sc.snd.drain(time.Now().Add(sc.srv.cfg.IdleTimeout))
 		sc.kill(ErrClosed)
-	}()
+	})
 }
 
 func (sc *serverConn) readLoop() error {
@@ -281,24 +289,30 @@ func (sc *serverConn) readLoop() error {
 		if err != nil {
 			var pe *wire.ProtocolError
 			if errors.As(err, &pe) {
-				sc.sendError(0, wire.CodeProtocol, truncate(pe.Error()))
-				sc.snd.drain(time.Now().Add(100 * time.Millisecond))
+				sc.protocolError(pe.Error())
 			}
 			return err
 		}
 		if err := sc.handle(f); err != nil {
 			var pe *Error
 			if errors.As(err, &pe) && pe.Code == wire.CodeProtocol {
-				sc.sendError(0, wire.CodeProtocol, truncate(pe.Message))
-				sc.snd.drain(time.Now().Add(100 * time.Millisecond))
+				sc.protocolError(pe.Message)
 			}
 			return err
 		}
 	}
 }
 
+// sendError answers a request that was never admitted.
 func (sc *serverConn) sendError(req uint32, code wire.Code, msg string) {
-	_ = sc.snd.queue(wire.Error{Request: req, Code: code, Message: truncate(msg)}.Append(nil))
+	_ = sc.snd.reply(wire.Error{Request: req, Code: code, Message: truncate(msg)}.Append(nil))
+}
+
+// protocolError tells the client why the connection is closing, without
+// waiting for room in the queue.
+func (sc *serverConn) protocolError(msg string) {
+	_ = sc.snd.queue(wire.Error{Code: wire.CodeProtocol, Message: truncate(msg)}.Append(nil))
+	sc.snd.drain(time.Now().Add(100 * time.Millisecond))
 }
 
 func (sc *serverConn) handle(f wire.Frame) error {
@@ -319,7 +333,7 @@ func (sc *serverConn) handle(f wire.Frame) error {
 	case wire.Close:
 		sc.onClose(f.Handle)
 	case wire.Ping:
-		return sc.snd.queue(wire.Pong{Opaque: f.Opaque}.Append(nil))
+		return sc.snd.reply(wire.Pong{Opaque: f.Opaque}.Append(nil))
 	case wire.Pong:
 	case wire.GoAway:
 		sc.log.Debug("peer is going away", "message", f.Message)
@@ -335,9 +349,11 @@ func (sc *serverConn) handle(f wire.Frame) error {
 }
 
 // admit registers a request, or answers it with an error and returns nil.
+// A registered request counts against MaxRequests until finish has queued
+// its answer, so that a client that sends requests without reading the
+// answers runs into the limit instead of the server's memory.
 func (sc *serverConn) admit(req, handle uint32) *request {
 	sc.mu.Lock()
-	defer sc.mu.Unlock()
 	var code wire.Code
 	var msg string
 	switch {
@@ -345,27 +361,44 @@ func (sc *serverConn) admit(req, handle uint32) *request {
 		code, msg = wire.CodeShuttingDown, "node shutting down"
 	case sc.reqs[req] != nil:
 		code, msg = wire.CodeBadRequest, fmt.Sprintf("request id %d in use", req)
-	case len(sc.reqs) >= sc.srv.cfg.MaxRequests:
+	case sc.active >= sc.srv.cfg.MaxRequests:
 		code, msg = wire.CodeTooMany, fmt.Sprintf("more than %d outstanding requests", sc.srv.cfg.MaxRequests)
 	default:
 		r := &request{handle: handle}
 		sc.reqs[req] = r
+		sc.active++
+		sc.mu.Unlock()
 		return r
 	}
+	sc.mu.Unlock()
 	sc.sendError(req, code, msg)
 	return nil
 }
 
-// done unregisters a request before its terminal frame is queued, so the
-// client may reuse the id as soon as it sees that frame.
-func (sc *serverConn) done(req uint32) {
+// finish ends request req: it forgets the id, so that the client may reuse
+// it as soon as it sees the answer; queues the terminal frame with send;
+// and then stops counting the request. A connection going away closes
+// once its last request has been answered.
+func (sc *serverConn) finish(req uint32, send func() error) {
 	sc.mu.Lock()
 	delete(sc.reqs, req)
-	idle := sc.goaway && len(sc.reqs) == 0
+	sc.mu.Unlock()
+	send()
+	sc.mu.Lock()
+	sc.active--
+	idle := sc.goaway && sc.active == 0
 	sc.mu.Unlock()
 	if idle {
-		defer sc.closeWhenFlushed()
+		sc.closeWhenFlushed()
 	}
+}
+
+// finishError ends request req with an error answer.
+func (sc *serverConn) finishError(req uint32, err error) {
+	code, msg := CodeOf(err)
+	sc.finish(req, func() error {
+		return sc.snd.reply(wire.Error{Request: req, Code: code, Message: truncate(msg)}.Append(nil))
+	})
 }
 
 func (sc *serverConn) onOpen(f wire.Open) error {
@@ -383,9 +416,8 @@ func (sc *serverConn) onOpen(f wire.Open) error {
 		code, msg = wire.CodeTooMany, fmt.Sprintf("more than %d open handles", sc.srv.cfg.MaxHandles)
 	}
 	if code != 0 {
-		delete(sc.reqs, f.Request)
 		sc.mu.Unlock()
-		sc.sendError(f.Request, code, msg)
+		sc.finishError(f.Request, Errorf(code, "%s", msg))
 		return nil
 	}
 	h := &handleState{ready: make(chan struct{})}
@@ -398,28 +430,41 @@ func (sc *serverConn) onOpen(f wire.Open) error {
 		defer sc.wg.Done()
 		defer cancel()
 		obj, err := sc.srv.handler.Open(ctx, f.Path)
+		if err != nil {
+			code, _ := CodeOf(err)
+			sc.log.Debug("peer open refused", "path", f.Path, "code", code, "err", err)
+			// A handle whose open failed is not open: forget it, so that
+			// it neither counts against MaxHandles nor blocks its reuse.
+			// READs behind it fail with BAD_REQUEST either way.
+			sc.mu.Lock()
+			h.err = err
+			if sc.handles[f.Handle] == h {
+				delete(sc.handles, f.Handle)
+			}
+			close(h.ready)
+			sc.mu.Unlock()
+			sc.finishError(f.Request, err)
+			return
+		}
+		m := obj.Meta()
+		// The OBJECT goes into the queue before any READ on the handle can
+		// proceed, so the client sees it before their DATA.
+		sc.finish(f.Request, func() error {
+			return sc.snd.reply(wire.Object{
+				Request: f.Request, Handle: f.Handle,
+				Size: uint64(m.Size), ModTime: m.ModTime.UnixNano(), BlockSize: uint32(m.BlockSize),
+				Digest: m.Digest, ETag: m.ETag, ContentType: m.ContentType,
+			}.Append(nil))
+		})
 		sc.mu.Lock()
-		h.obj, h.err = obj, err
-		if err == nil && h.closed {
+		h.obj = obj
+		if h.closed {
 			// CLOSE came first: nobody will use it.
 			obj.Close()
 			h.obj = nil
 		}
 		close(h.ready)
 		sc.mu.Unlock()
-		sc.done(f.Request)
-		if err != nil {
-			code, msg := CodeOf(err)
-			sc.log.Debug("peer open refused", "path", f.Path, "code", code, "err", err)
-			sc.sendError(f.Request, code, msg)
-			return
-		}
-		m := obj.Meta()
-		_ = sc.snd.queue(wire.Object{
-			Request: f.Request, Handle: f.Handle,
-			Size: uint64(m.Size), ModTime: m.ModTime.UnixNano(), BlockSize: uint32(m.BlockSize),
-			Digest: m.Digest, ETag: m.ETag, ContentType: m.ContentType,
-		}.Append(nil))
 	}()
 	return nil
 }
@@ -481,11 +526,9 @@ func (sc *serverConn) release(h *handleState) {
 	}
 }
 
-func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
-	r := sc.admit(f.Request, f.Handle)
-	if r == nil {
-		return nil
-	}
+// start runs fn for a registered request on its own goroutine, with a
+// context that CANCEL, CLOSE of its handle or the connection's end cancel.
+func (sc *serverConn) start(r *request, fn func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(sc.ctx)
 	sc.mu.Lock()
 	r.cancel = cancel
@@ -494,32 +537,50 @@ func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
 	go func() {
 		defer sc.wg.Done()
 		defer cancel()
+		fn(ctx)
+	}()
+}
+
+func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
+	r := sc.admit(f.Request, f.Handle)
+	if r == nil {
+		return nil
+	}
+	sc.start(r, func(ctx context.Context) {
 		obj, h, err := sc.use(ctx, f.Handle)
 		if err != nil {
-			sc.done(f.Request)
-			code, msg := CodeOf(err)
-			sc.sendError(f.Request, code, msg)
+			sc.finishError(f.Request, err)
 			return
 		}
 		defer sc.release(h)
 		hs := obj.Hashes()
 		limit := int(sc.sess.peerMaxFrame-8) / wire.DigestLen
 		end := uint64(f.First) + uint64(f.Count)
-		sc.done(f.Request)
 		switch {
 		case end > uint64(len(hs)):
-			sc.sendError(f.Request, wire.CodeBadRequest, fmt.Sprintf("hashes %d..%d of %d blocks", f.First, end, len(hs)))
+			sc.finishError(f.Request, Errorf(wire.CodeBadRequest, "hashes %d..%d of %d blocks", f.First, end, len(hs)))
 			return
 		case int(f.Count) > limit:
-			sc.sendError(f.Request, wire.CodeBadRequest, fmt.Sprintf("%d hashes exceed your max frame (%d)", f.Count, limit))
+			sc.finishError(f.Request, Errorf(wire.CodeBadRequest, "%d hashes exceed your max frame (%d)", f.Count, limit))
+			return
+		}
+		// One answer is built at a time per connection: a hash list is up
+		// to 2 MiB.
+		select {
+		case sc.hashing <- struct{}{}:
+			defer func() { <-sc.hashing }()
+		case <-ctx.Done():
+			sc.finishError(f.Request, Errorf(wire.CodeCancelled, "cancelled"))
 			return
 		}
 		b := make([]byte, 0, int(f.Count)*wire.DigestLen)
 		for _, d := range hs[f.First:end] {
 			b = append(b, d[:]...)
 		}
-		_ = sc.snd.queue(wire.Hashes{Request: f.Request, First: f.First, Hashes: b}.Append(nil))
-	}()
+		sc.finish(f.Request, func() error {
+			return sc.snd.reply(wire.Hashes{Request: f.Request, First: f.First, Hashes: b}.Append(nil))
+		})
+	})
 	return nil
 }
 
@@ -528,51 +589,45 @@ func (sc *serverConn) onRead(f wire.Read) error {
 	if r == nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(sc.ctx)
 	sc.mu.Lock()
-	r.cancel = cancel
 	sc.seq++
 	seq := sc.seq
-	sc.wg.Add(1)
 	sc.mu.Unlock()
-	go func() {
-		defer sc.wg.Done()
-		defer cancel()
-		sc.serveRead(ctx, f, seq)
-	}()
+	sc.start(r, func(ctx context.Context) { sc.serveRead(ctx, f, seq) })
 	return nil
 }
 
-func (sc *serverConn) serveRead(ctx context.Context, f wire.Read, seq uint64) {
-	fail := func(err error) {
-		sc.done(f.Request)
-		if ctx.Err() != nil && sc.ctx.Err() == nil {
-			err = Errorf(wire.CodeCancelled, "cancelled")
-		}
-		code, msg := CodeOf(err)
-		sc.sendError(f.Request, code, msg)
+// cancelled turns the error of a request whose context ended into
+// CANCELLED, unless the whole connection is ending.
+func (sc *serverConn) cancelled(ctx context.Context, err error) error {
+	if ctx.Err() != nil && sc.ctx.Err() == nil {
+		return Errorf(wire.CodeCancelled, "cancelled")
 	}
+	return err
+}
+
+func (sc *serverConn) serveRead(ctx context.Context, f wire.Read, seq uint64) {
 	obj, h, err := sc.use(ctx, f.Handle)
 	if err != nil {
-		fail(err)
+		sc.finishError(f.Request, sc.cancelled(ctx, err))
 		return
 	}
 	defer sc.release(h)
 	size := uint64(obj.Meta().Size)
 	if f.Offset > size || uint64(f.Length) > size-f.Offset {
-		fail(Errorf(wire.CodeBadRequest, "range %d+%d outside the object (%d bytes)", f.Offset, f.Length, size))
+		sc.finishError(f.Request, Errorf(wire.CodeBadRequest, "range %d+%d outside the object (%d bytes)", f.Offset, f.Length, size))
 		return
 	}
 	select {
 	case sc.slots <- struct{}{}:
 		defer func() { <-sc.slots }()
 	case <-ctx.Done():
-		fail(ctx.Err())
+		sc.finishError(f.Request, sc.cancelled(ctx, ctx.Err()))
 		return
 	}
 	rd, err := obj.NewReader(ctx, int64(f.Offset), int64(f.Length))
 	if err != nil {
-		fail(err)
+		sc.finishError(f.Request, sc.cancelled(ctx, err))
 		return
 	}
 	defer rd.Close()
@@ -590,23 +645,29 @@ func (sc *serverConn) serveRead(ctx context.Context, f wire.Read, seq uint64) {
 		}
 		if err != nil {
 			sc.srv.pool.Put(bp)
-			sc.done(f.Request)
-			if ctx.Err() != nil && sc.ctx.Err() == nil {
-				err = Errorf(wire.CodeCancelled, "cancelled")
-			} else if sc.ctx.Err() == nil {
+			if ctx.Err() == nil {
 				sc.log.Info("peer read failed", "path", obj.Meta().Path, "offset", off, "err", err)
 			}
-			code, msg := CodeOf(err)
-			_ = st.push(wire.Error{Request: f.Request, Code: code, Message: msg}.Append(nil), true)
+			code, msg := CodeOf(sc.cancelled(ctx, err))
+			sc.finish(f.Request, func() error {
+				return st.push(wire.Error{Request: f.Request, Code: code, Message: truncate(msg)}.Append(nil), true)
+			})
 			return
 		}
 		last := off+uint64(k) == end
 		wire.AppendDataHeader(buf[:0], f.Request, n, off, last, k)
+		push := func() error { return st.push(buf[:pre+k], last) }
 		if last {
-			sc.done(f.Request)
+			var perr error
+			sc.finish(f.Request, func() error { perr = push(); return perr })
+			if perr != nil {
+				st.abandon()
+			}
+			return
 		}
-		if err := st.push(buf[:pre+k], last); err != nil {
+		if err := push(); err != nil {
 			st.abandon()
+			sc.finish(f.Request, func() error { return nil })
 			return
 		}
 		off += uint64(k)
