@@ -22,10 +22,13 @@ type Digest = wire.Digest
 const DigestSize = 32
 
 // Block size bounds. The origin picks DefaultBlockSize unless the object
-// would then have more than MaxBlocks blocks.
+// would then have more than MaxBlocks blocks. No node accepts an object of
+// more than MaxBlocks blocks, so a hash list never exceeds 2 MiB; with the
+// largest block size that allows objects of up to 4 TiB (MaxSize).
 const (
 	DefaultBlockSize = 256 << 10
 	MaxBlocks        = 1 << 16
+	MaxSize          = MaxBlocks * wire.MaxBlockSize
 )
 
 // Meta is what a node knows about an object before it has any of its bytes.
@@ -78,8 +81,8 @@ func (m Meta) Validate() error {
 		return fmt.Errorf("object: size %d out of range", m.Size)
 	case m.BlockSize < wire.MinBlockSize || m.BlockSize > wire.MaxBlockSize || bits.OnesCount64(uint64(m.BlockSize)) != 1:
 		return fmt.Errorf("object: block size %d is not a power of two in [%d, %d]", m.BlockSize, wire.MinBlockSize, wire.MaxBlockSize)
-	case (m.Size+m.BlockSize-1)/m.BlockSize > 1<<32:
-		return fmt.Errorf("object: %d bytes in blocks of %d is more than 2^32 blocks", m.Size, m.BlockSize)
+	case (m.Size+m.BlockSize-1)/m.BlockSize > MaxBlocks:
+		return fmt.Errorf("object: %d bytes in blocks of %d is more than %d blocks", m.Size, m.BlockSize, MaxBlocks)
 	}
 	return nil
 }

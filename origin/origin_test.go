@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -145,5 +146,47 @@ func TestOrigin_refusesWithoutRoot(t *testing.T) {
 	os.WriteFile(f, nil, 0o644)
 	if _, err := New(Config{Root: f, HTTPAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", Peer: peer.Config{Key: key}}); err == nil {
 		t.Error("New with a file as root succeeded")
+	}
+}
+
+// A file is hashed once for all the opens that want it at the same time;
+// when the first of them gives up, the hashing goes on for the others.
+func TestOrigin_cancelledOpenDoesNotSpoilOthers(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(512 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	h := &peerHandler{root: root, log: slog.New(slog.DiscardHandler), descs: newDescCache(64<<20, slog.New(slog.DiscardHandler))}
+
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.Open(ctx1, "big.bin")
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	done2 := make(chan error, 1)
+	go func() {
+		o, err := h.Open(context.Background(), "big.bin")
+		if o != nil {
+			o.Close()
+		}
+		done2 <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel1()
+	t.Logf("first opener (cancelled): %v", <-errc)
+	if err := <-done2; err != nil {
+		t.Errorf("second opener, whose context is alive, failed: %v", err)
 	}
 }

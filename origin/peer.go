@@ -43,7 +43,11 @@ func (h *peerHandler) Open(ctx context.Context, rel string) (peer.Object, error)
 		h.log.Error("open failed", "path", rel, "err", err)
 		return nil, err
 	}
-	d, err := h.descs.get(ctx, rel, f, fi)
+	if fi.Size() > object.MaxSize {
+		f.Close()
+		return nil, peer.Errorf(wire.CodeForbidden, "file larger than %d bytes, the most the peer protocol carries", int64(object.MaxSize))
+	}
+	d, err := h.descs.get(ctx, h.root, rel, fi)
 	if err != nil {
 		f.Close()
 		h.log.Error("cannot describe file", "path", rel, "err", err)
@@ -121,8 +125,12 @@ func keyOf(rel string, fi fs.FileInfo) descKey {
 	return k
 }
 
-// get returns the description of the open file f, computing it if needed.
-func (c *descCache) get(ctx context.Context, rel string, f *os.File, fi fs.FileInfo) (*desc, error) {
+// get returns the description of the version fi of the file rel, hashing
+// it if needed. The hashing opens the file itself and runs to the end even
+// if every caller gives up, so that one cancelled request never spoils the
+// work for the others, and a file that takes long to hash is described
+// once and cached.
+func (c *descCache) get(ctx context.Context, root *os.Root, rel string, fi fs.FileInfo) (*desc, error) {
 	k := keyOf(rel, fi)
 	c.mu.Lock()
 	d := c.m[k]
@@ -131,6 +139,14 @@ func (c *descCache) get(ctx context.Context, rel string, f *os.File, fi fs.FileI
 		return d, nil
 	}
 	ch := c.sf.DoChan(fmt.Sprintf("%+v", k), func() (any, error) {
+		f, fi2, err := safepath.Open(root, rel)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if keyOf(rel, fi2) != k {
+			return nil, peer.Errorf(wire.CodeChanged, "file changed while it was being opened")
+		}
 		start := time.Now()
 		bs := object.BlockSizeFor(fi.Size())
 		hashes, digest, err := object.Describe(f, fi.Size(), bs)
@@ -155,6 +171,11 @@ func (c *descCache) get(ctx context.Context, rel string, f *os.File, fi fs.FileI
 	}
 }
 
+// cost is what an entry counts against the cache's budget.
+func (k descKey) cost(d *desc) int64 {
+	return int64(len(d.hashes))*object.DigestSize + int64(len(k.path)) + 128
+}
+
 func (c *descCache) put(k descKey, d *desc) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -163,12 +184,12 @@ func (c *descCache) put(k descKey, d *desc) {
 	}
 	c.m[k] = d
 	c.order = append(c.order, k)
-	c.bytes += int64(len(d.hashes)) * object.DigestSize
+	c.bytes += k.cost(d)
 	for c.bytes > c.maxBytes && len(c.order) > 1 {
 		old := c.order[0]
 		c.order = c.order[1:]
 		if od := c.m[old]; od != nil {
-			c.bytes -= int64(len(od.hashes)) * object.DigestSize
+			c.bytes -= old.cost(od)
 			delete(c.m, old)
 		}
 	}

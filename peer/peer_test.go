@@ -682,3 +682,39 @@ func TestUnreadAnswersBounded(t *testing.T) {
 		t.Fatalf("heap grew %d MiB for unread answers", grew>>20)
 	}
 }
+
+// Ending Serve's context stops new connections but not the requests in
+// flight: Shutdown lets them finish.
+func TestServeContextEndsThenShutdown(t *testing.T) {
+	key := testKey(t)
+	gate := make(chan struct{})
+	entered := make(chan string, 1)
+	h := &memHandler{objects: map[string][]byte{"a": randomBytes(100000, 1)}, gate: map[string]chan struct{}{"a": gate}, entered: entered}
+	ln, err := Listen(context.Background(), "127.0.0.1:0", Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{Key: key}, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	c := dial(t, ln.Addr().String(), Config{Key: key})
+	hd, _, err := c.Open(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	if _, err := c.Read(hd, 0, make([]byte, 1000), func(err error) { res <- err }); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	cancel() // what a role's Run does when its context ends
+	<-served
+	go func() { time.Sleep(100 * time.Millisecond); close(gate) }()
+	sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer c2()
+	srv.Shutdown(sctx)
+	if err := <-res; err != nil {
+		t.Errorf("READ in flight at graceful shutdown failed: %v", err)
+	}
+}

@@ -42,6 +42,12 @@ type Server struct {
 	log     *slog.Logger
 	pool    sync.Pool // DATA frame buffers
 
+	// base is the context of every connection: Serve's context only
+	// stops new connections, so that requests in flight survive it and
+	// Shutdown can let them finish. kill ends them all.
+	base context.Context
+	kill context.CancelFunc
+
 	mu       sync.Mutex
 	conns    map[*serverConn]struct{}
 	shutdown bool
@@ -52,6 +58,7 @@ type Server struct {
 func NewServer(cfg Config, h Handler) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, handler: h, log: cfg.Logger, conns: make(map[*serverConn]struct{})}
+	s.base, s.kill = context.WithCancel(context.Background())
 	size := wire.HeaderLen + 16 + cfg.DataFrame
 	s.pool.New = func() any { b := make([]byte, size); return &b }
 	return s
@@ -72,7 +79,9 @@ func Listen(ctx context.Context, addr string, cfg Config) (net.Listener, error) 
 }
 
 // Serve accepts connections on ln until ctx ends or Shutdown is called,
-// then closes ln. It returns nil after a shutdown.
+// then closes ln. It returns nil after a shutdown. The connections it
+// accepted live on after it returns, so that requests in flight can
+// finish: end them with Shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -106,7 +115,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			sc.serve(ctx)
+			sc.serve(s.base)
 			s.mu.Lock()
 			delete(s.conns, sc)
 			s.mu.Unlock()
@@ -133,6 +142,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		s.kill()
 		s.mu.Lock()
 		for sc := range s.conns {
 			sc.kill(ErrClosed)
@@ -140,6 +150,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.mu.Unlock()
 		<-done
 	}
+	s.kill()
 }
 
 // serverConn is one connection being served.
@@ -276,8 +287,12 @@ func (sc *serverConn) goAway() {
 // closeWhenFlushed closes the connection once everything queued has been
 // written, or after IdleTimeout (Server.Shutdown's context may end it
 // sooner).
+//
+// It runs in the server's wait group, not the connection's: its callers
+// (Shutdown, or a request of this connection) hold the server's group
+// open, while the connection may already be waiting for its own.
 func (sc *serverConn) closeWhenFlushed() {
-	sc.wg.Go(func() {
+	sc.srv.wg.Go(func() {
 		sc.snd.drain(time.Now().Add(sc.srv.cfg.IdleTimeout))
 		sc.kill(ErrClosed)
 	})

@@ -31,6 +31,11 @@ type Config struct {
 	Conns    int   // connections to the upstreams in all; default 8
 	Pipeline int   // requests in flight per connection; default 4
 	Memory   int64 // block buffers in memory; default 256 MiB
+	// Window is what one downstream READ may hold in block buffers ahead of
+	// what it has sent; default 1 MiB. With peer.Config.MaxStreams READs
+	// served at once per connection (default 16), a downstream connection
+	// that stops reading holds at most MaxStreams × Window of Memory.
+	Window int64
 
 	Peer   peer.Config  // cluster key, node name, MPTCP, limits
 	Logger *slog.Logger // nil discards
@@ -57,6 +62,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1 << 30
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 1 << 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -91,7 +99,7 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r.engine, err = transfer.New(transfer.Config{
 		Upstreams: cfg.Upstreams, Peer: cfg.Peer, Conns: cfg.Conns, Pipeline: cfg.Pipeline,
-		MemoryLimit: cfg.Memory, Store: st, Logger: cfg.Logger,
+		Window: cfg.Window, MemoryLimit: cfg.Memory, Store: st, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)

@@ -228,3 +228,89 @@ func TestRelay_slowDownstreamIsolated(t *testing.T) {
 		t.Fatalf("slow downstream after resuming: %v", err)
 	}
 }
+
+// stuckConn stops reading once told to: a downstream that does not read.
+type stuckConn struct {
+	net.Conn
+	stop, closed chan struct{}
+}
+
+func (c stuckConn) Read(p []byte) (int, error) {
+	select {
+	case <-c.stop:
+		<-c.closed // never reads again
+		return 0, net.ErrClosed
+	default:
+	}
+	return c.Conn.Read(p)
+}
+
+func (c stuckConn) Close() error {
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	return c.Conn.Close()
+}
+
+// A downstream connection that asks for large READs and stops reading holds
+// only its own bounded share of the relay's memory: another downstream is
+// served meanwhile.
+func TestRelay_stuckDownstreamHoldsBoundedMemory(t *testing.T) {
+	key, _ := clusterkey.Generate()
+	h := &peertest.Handler{}
+	h.Put("big", peertest.RandomBytes(64<<20, 1))
+	h.Put("small", peertest.RandomBytes(300<<10, 2))
+	up := peertest.Start(t, peer.Config{Key: key}, h)
+	r, err := New(Config{Upstreams: []string{up.Addr}, PeerAddr: "127.0.0.1:0", Memory: 32 << 20,
+		Conns: 4, Peer: peer.Config{Key: key}, Logger: aqtest.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	nc, err := net.Dial("tcp", r.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.(*net.TCPConn).SetReadBuffer(4096)
+	sc := stuckConn{nc, make(chan struct{}), make(chan struct{})}
+	slow, err := peer.Client(context.Background(), sc, peer.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	hd, _, err := slow.Open(context.Background(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(sc.stop)
+	for i := range 4 {
+		if _, err := slow.Read(hd, uint64(i)<<24, make([]byte, 16<<20), func(error) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
+
+	c := (&fixture{key: key, relay: r}).dial(t)
+	start := time.Now()
+	h2, _, err := c.Open(context.Background(), "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	c.Read(h2, 0, make([]byte, 300<<10), func(err error) { got <- err })
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the other downstream's read took %v", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("another downstream's 300 KiB read is still waiting after 10 s behind the stuck one")
+	}
+}

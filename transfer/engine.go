@@ -44,6 +44,7 @@ type Config struct {
 
 	ManifestTTL  time.Duration // how long an object's description is trusted before asking upstream again; default 5 s
 	MaxObjects   int           // descriptions kept; default 4096
+	MaxHashBytes int64         // block hashes kept with the descriptions; default 64 MiB
 	OpenTimeout  time.Duration // for fetching a description; default 15 s
 	DialTimeout  time.Duration // per connection attempt, handshake included; default 10 s
 	StallTimeout time.Duration // see SchedulerConfig; default 20 s
@@ -78,6 +79,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxObjects <= 0 {
 		c.MaxObjects = 4096
+	}
+	if c.MaxHashBytes <= 0 {
+		c.MaxHashBytes = 64 << 20
 	}
 	if c.OpenTimeout <= 0 {
 		c.OpenTimeout = 15 * time.Second
@@ -161,7 +165,16 @@ type engConn struct {
 	addr    string
 	pc      *peer.Conn
 	handles map[ObjectID]*connHandle
-	reqs    map[ChunkKey]uint32 // request ids in flight
+	reqs    map[*engReq]struct{} // requests in flight, cancelled ones included
+	current map[ChunkKey]*engReq // the request the Scheduler knows, per block
+}
+
+// engReq is a request in flight on a connection.
+type engReq struct {
+	id        uint32 // the peer request id, for CANCEL
+	key       ChunkKey
+	h         *connHandle
+	cancelled bool // the Scheduler no longer counts it as the block's copy
 }
 
 // connHandle is an object opened on one connection.
@@ -178,9 +191,13 @@ const (
 	handleBad
 )
 
-// objectRefusal is how long an upstream that could not open an object gets
-// no requests for it.
-const objectRefusal = 10 * time.Second
+// How long an upstream that could not open an object gets no requests for
+// it: long when it says it does not have the object, short when it says it
+// cannot reach its own upstreams now.
+const (
+	objectRefusal     = 10 * time.Second
+	objectUnavailable = time.Second
+)
 
 // maxHandles bounds the objects open on one connection; past it the least
 // recently used idle one is closed.
@@ -214,7 +231,7 @@ type (
 	}
 	evDone struct {
 		id       ConnID
-		key      ChunkKey
+		r        *engReq
 		obj      *objState
 		b        *block
 		err      error
@@ -261,7 +278,7 @@ func New(cfg Config) (*Engine, error) {
 		readyGen: make(chan struct{}),
 		usable:   ^upSet(0),
 	}
-	e.manifests.init(cfg.MaxObjects)
+	e.manifests.init(cfg.MaxObjects, cfg.MaxHashBytes)
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); e.loop() }()
 	if cfg.Store != nil {
@@ -304,22 +321,16 @@ func (e *Engine) loop() {
 			e.shutdown()
 			return
 		case ev := <-e.events:
+			// Act on each event before the next: an event may fail a
+			// block that the next one wants again.
 			e.handle(ev)
-			// Take what else is waiting before acting.
-			for more := true; more; {
-				select {
-				case ev := <-e.events:
-					e.handle(ev)
-				default:
-					more = false
-				}
-			}
 		case <-timer.C:
 			e.sched.Tick(time.Now())
 		case <-activity.C:
+			// Progress is DATA arriving; keepalives do not count.
 			for _, c := range e.conns {
 				if len(c.reqs) > 0 {
-					e.sched.Activity(c.id, c.pc.LastActivity())
+					e.sched.Activity(c.id, c.pc.LastData())
 				}
 			}
 			continue
@@ -401,7 +412,12 @@ func (e *Engine) handle(ev any) {
 		}
 		// Forget the handle, so that the object is opened again there
 		// when the upstream may serve it again.
-		delete(c.handles, ev.obj)
+		if h := c.handles[ev.obj]; h != nil {
+			delete(c.handles, ev.obj)
+			if ev.err == nil {
+				c.pc.CloseHandle(h.h) // it opened, with other content
+			}
+		}
 		if ev.err == nil {
 			e.log.Warn("upstream describes an object differently from the others; not using it for that object",
 				"upstream", c.addr, "object", ev.obj)
@@ -409,11 +425,21 @@ func (e *Engine) handle(ev any) {
 			return
 		}
 		var pe *peer.Error
-		if errors.As(ev.err, &pe) {
-			e.log.Debug("upstream cannot open an object; not asking it for a while",
-				"upstream", c.addr, "object", ev.obj, "err", ev.err, "for", objectRefusal)
-			e.sched.ObjectRefused(now, ev.obj, c.up, objectRefusal)
+		if !errors.As(ev.err, &pe) {
+			return // the connection failed; evDead follows
 		}
+		var d time.Duration
+		switch pe.Code {
+		case wire.CodeNotFound, wire.CodeForbidden, wire.CodeBadRequest, wire.CodeChanged:
+			d = objectRefusal
+		case wire.CodeUnavailable, wire.CodeInternal:
+			d = objectUnavailable
+		default:
+			return // cancelled, busy, going away: nothing to say about the object
+		}
+		e.log.Debug("upstream cannot open an object; not asking it for a while",
+			"upstream", c.addr, "object", ev.obj, "err", ev.err, "for", d)
+		e.sched.ObjectRefused(now, ev.obj, c.up, d)
 	case evForget:
 		e.sched.ForgetObject(ev.obj)
 		for _, c := range e.conns {
@@ -447,7 +473,7 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 	delete(e.dialErrs, e.cfg.Upstreams[up])
 	e.mu.Unlock()
 	c := &engConn{id: ev.id, up: up, addr: e.cfg.Upstreams[up], pc: ev.pc,
-		handles: make(map[ObjectID]*connHandle), reqs: make(map[ChunkKey]uint32)}
+		handles: make(map[ObjectID]*connHandle), reqs: make(map[*engReq]struct{}), current: make(map[ChunkKey]*engReq)}
 	e.conns[ev.id] = c
 	e.wg.Add(1)
 	go func() {
@@ -462,26 +488,34 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 }
 
 func (e *Engine) onDone(now time.Time, ev evDone) {
+	key := ev.r.key
 	c := e.conns[ev.id]
+	stale := ev.r.cancelled
 	if c != nil {
-		delete(c.reqs, ev.key)
-		if h := c.handles[ev.key.Object]; h != nil {
-			h.inflight--
+		delete(c.reqs, ev.r)
+		ev.r.h.inflight--
+		if c.current[key] == ev.r {
+			delete(c.current, key)
 		}
+	}
+	if stale {
+		// A request the Scheduler cancelled: its slot is free now. Its
+		// bytes are still good if they came whole and verified.
+		e.sched.CancelEnded(now, ev.id)
 	}
 	var pe *peer.Error
 	switch {
 	case ev.err == nil && !ev.corrupt && !ev.mismatch:
-		if w := e.wants[ev.key]; w != nil {
-			delete(e.wants, ev.key)
+		if w := e.wants[key]; w != nil {
+			delete(e.wants, key)
 			ev.b.retain(int32(len(w.readers)))
 			for _, r := range w.readers {
-				r.deliver(int(ev.key.Index), ev.b)
+				r.deliver(int(key.Index), ev.b)
 			}
 			if e.cfg.Store != nil {
 				ev.b.retain(1)
 				select {
-				case e.stored <- storeJob{d: ev.obj.meta.Digest, idx: ev.key.Index, b: ev.b}:
+				case e.stored <- storeJob{d: ev.obj.meta.Digest, idx: key.Index, b: ev.b}:
 				default:
 					ev.b.release()
 					e.stats.storeDrops.Add(1)
@@ -489,36 +523,55 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 			}
 			e.stats.blocks.Add(1)
 			e.stats.bytes.Add(int64(len(ev.b.buf)))
+			e.sched.Completed(now, ev.id, key)
+		} else if !stale {
+			e.sched.Completed(now, ev.id, key)
 		}
 		ev.b.release()
-		e.sched.Completed(now, ev.id, ev.key)
+	case stale:
+		ev.b.release() // a cancelled copy that failed: nothing to report
 	case ev.corrupt:
 		ev.b.release()
 		e.stats.corrupt.Add(1)
 		if c != nil {
 			e.log.Error("upstream sent a corrupt block; banning it and fetching the block elsewhere",
-				"upstream", c.addr, "object", ev.obj.meta.String(), "block", ev.key.Index)
+				"upstream", c.addr, "object", ev.obj.meta.String(), "block", key.Index)
 		}
-		e.sched.Failed(now, ev.id, ev.key, CauseCorrupt)
+		e.sched.Failed(now, ev.id, key, CauseCorrupt)
 	case ev.mismatch:
 		ev.b.release()
 		if c != nil {
-			e.sched.ObjectMismatch(now, ev.key.Object, c.up)
+			e.sched.ObjectMismatch(now, key.Object, c.up)
 		}
-		e.sched.Failed(now, ev.id, ev.key, CauseRefused)
+		e.sched.Failed(now, ev.id, key, CauseRefused)
 	case errors.As(ev.err, &pe):
 		ev.b.release()
 		cause := CauseRefused
 		if pe.Code == wire.CodeCancelled {
 			cause = CauseCancelled
 		} else if c != nil {
-			e.log.Debug("upstream refused a block", "upstream", c.addr, "object", ev.obj.meta.Path, "block", ev.key.Index, "err", ev.err)
+			e.log.Debug("upstream refused a block", "upstream", c.addr, "object", ev.obj.meta.Path, "block", key.Index, "err", ev.err)
 		}
-		e.sched.Failed(now, ev.id, ev.key, cause)
+		e.sched.Failed(now, ev.id, key, cause)
 	default:
 		// The connection failed; evDead requeues its requests.
 		ev.b.release()
 	}
+}
+
+// closeConn closes a connection without holding up the loop (Close waits
+// for the connection's read loop, which may be posting to the loop).
+func (e *Engine) closeConn(pc *peer.Conn) {
+	e.wg.Go(func() { pc.Close() })
+}
+
+// dropConn forgets a connection that can take no more requests (it failed
+// or is going away) and closes it; its requests go back to the queue.
+func (e *Engine) dropConn(now time.Time, c *engConn) {
+	delete(e.conns, c.id)
+	e.readyDirty = true
+	e.closeConn(c.pc)
+	e.sched.Lost(now, c.id)
 }
 
 // apply carries out the Scheduler's actions.
@@ -529,7 +582,7 @@ func (e *Engine) apply(timer *time.Timer) {
 	for _, id := range r.Closes {
 		if c := e.conns[id]; c != nil {
 			delete(e.conns, id)
-			go c.pc.Close()
+			e.closeConn(c.pc)
 			changed = true
 		}
 	}
@@ -537,10 +590,16 @@ func (e *Engine) apply(timer *time.Timer) {
 		e.dial(d)
 	}
 	for _, rq := range r.Cancels {
-		if c := e.conns[rq.Conn]; c != nil {
-			if req, ok := c.reqs[rq.Chunk]; ok {
-				c.pc.Cancel(req)
-			}
+		c := e.conns[rq.Conn]
+		if c == nil {
+			continue // gone: the Scheduler forgets it with the connection
+		}
+		if er := c.current[rq.Chunk]; er != nil {
+			delete(c.current, rq.Chunk)
+			er.cancelled = true
+			c.pc.Cancel(er.id)
+		} else {
+			e.sched.CancelEnded(now, rq.Conn)
 		}
 	}
 	for _, rq := range r.Requests {
@@ -629,21 +688,33 @@ func (e *Engine) logDialError(addr string, err error) {
 func (e *Engine) issue(now time.Time, rq Request) {
 	c := e.conns[rq.Conn]
 	w := e.wants[rq.Chunk]
-	if c == nil || w == nil {
+	switch {
+	case c == nil:
 		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		return
+	case w == nil:
+		// Nobody waits for it (its readers failed or left in this same
+		// batch): the Scheduler must forget it, not requeue it.
+		e.sched.Drop(now, rq.Chunk)
+		return
+	case c.pc.GoingAway() || c.pc.Err() != nil:
+		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.dropConn(now, c)
 		return
 	}
 	obj := w.obj
 	h, err := e.handleFor(now, c, obj)
 	if err != nil {
 		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.dropConn(now, c)
 		return
 	}
 	idx := int(rq.Chunk.Index)
 	b := e.pools.get(obj.meta.BlockSize, obj.meta.BlockLen(idx))
-	id, key := c.id, rq.Chunk
+	er := &engReq{key: rq.Chunk, h: h}
+	id := c.id
 	req, err := c.pc.Read(h.h, uint64(obj.meta.BlockOffset(idx)), b.buf, func(err error) {
-		ev := evDone{id: id, key: key, obj: obj, b: b, err: err}
+		ev := evDone{id: id, r: er, obj: obj, b: b, err: err}
 		if err == nil {
 			switch {
 			case h.state.Load() == handleBad:
@@ -655,11 +726,16 @@ func (e *Engine) issue(now time.Time, rq Request) {
 		e.post(ev)
 	})
 	if err != nil {
+		// The connection ended or is going away (its callback will not
+		// run): requeue the block elsewhere.
 		b.release()
 		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.dropConn(now, c)
 		return
 	}
-	c.reqs[key] = req
+	er.id = req
+	c.reqs[er] = struct{}{}
+	c.current[rq.Chunk] = er
 	h.inflight++
 	h.lastUse = now
 }

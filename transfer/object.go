@@ -27,11 +27,20 @@ type objState struct {
 
 func (o *objState) path() string { return *o.upPath.Load() }
 
-// manifestCache maps paths to what they held when last asked, in LRU order.
+// manifestCache maps paths to what they held when last asked, in LRU order,
+// within a count and a byte budget (hash lists are up to 2 MiB each).
 type manifestCache struct {
-	max   int
-	m     map[string]*list.Element
-	order *list.List // of *manifest, most recent first
+	max      int
+	maxBytes int64
+	bytes    int64
+	m        map[string]*list.Element
+	order    *list.List // of *manifest, most recent first
+}
+
+// cost is what a manifest counts against the byte budget: its hashes (even
+// when shared with another path) and its strings.
+func (m *manifest) cost() int64 {
+	return int64(len(m.st.hashes))*object.DigestSize + int64(len(m.path)+len(m.meta.ETag)+len(m.meta.ContentType)) + 256
 }
 
 type manifest struct {
@@ -41,8 +50,8 @@ type manifest struct {
 	fetched time.Time
 }
 
-func (c *manifestCache) init(max int) {
-	c.max, c.m, c.order = max, make(map[string]*list.Element), list.New()
+func (c *manifestCache) init(max int, maxBytes int64) {
+	c.max, c.maxBytes, c.m, c.order = max, maxBytes, make(map[string]*list.Element), list.New()
 }
 
 // Object is an open object: its description and hashes, and a way to read
@@ -173,7 +182,7 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.
 		return meta, st.hashes, nil
 	}
 	n := meta.Blocks()
-	hashes := make(object.Hashes, 0, n)
+	var hashes object.Hashes // grown as pages arrive: n is the peer's word
 	for len(hashes) < n {
 		count := min(n-len(hashes), c.pc.MaxHashes())
 		raw, err := c.pc.Hashes(ctx, h, uint32(len(hashes)), uint32(count))
@@ -206,19 +215,23 @@ func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes) {
 	st.upPath.Store(&p)
 	st.refs++
 	m := &manifest{path: path, meta: meta, st: st, fetched: time.Now()}
-	if el := e.manifests.m[path]; el != nil {
+	mc := &e.manifests
+	if el := mc.m[path]; el != nil {
 		old := el.Value.(*manifest)
 		el.Value = m
-		e.manifests.order.MoveToFront(el)
+		mc.order.MoveToFront(el)
+		mc.bytes -= old.cost()
 		e.unrefLocked(old.st)
 	} else {
-		e.manifests.m[path] = e.manifests.order.PushFront(m)
+		mc.m[path] = mc.order.PushFront(m)
 	}
-	for e.manifests.order.Len() > e.manifests.max {
-		el := e.manifests.order.Back()
+	mc.bytes += m.cost()
+	for mc.order.Len() > 1 && (mc.order.Len() > mc.max || mc.bytes > mc.maxBytes) {
+		el := mc.order.Back()
 		old := el.Value.(*manifest)
-		e.manifests.order.Remove(el)
-		delete(e.manifests.m, old.path)
+		mc.order.Remove(el)
+		delete(mc.m, old.path)
+		mc.bytes -= old.cost()
 		e.unrefLocked(old.st)
 	}
 }
@@ -237,7 +250,7 @@ func (e *Engine) unrefLocked(st *objState) {
 	if e.byDigest[st.meta.Digest] == st {
 		delete(e.byDigest, st.meta.Digest)
 	}
-	go e.post(evForget{obj: st.id})
+	e.wg.Go(func() { e.post(evForget{obj: st.id}) })
 }
 
 // pickConn returns a ready connection to an upstream not yet tried. It waits for
@@ -252,7 +265,7 @@ func (e *Engine) pickConn(ctx context.Context, tried upSet) (*engConn, error) {
 		start := int(e.openRR.Add(1))
 		for i := range ready {
 			c := ready[(start+i)%len(ready)]
-			if !tried.has(c.up) && c.pc.Err() == nil {
+			if !tried.has(c.up) && c.pc.Err() == nil && !c.pc.GoingAway() {
 				return c, nil
 			}
 		}

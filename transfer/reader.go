@@ -14,18 +14,22 @@ import (
 // that arrive early, and releases the contiguous prefix as soon as it is
 // there.
 //
-// A Reader is for one goroutine; Close may be called from another.
+// A Reader is for one goroutine: Read, WriteTo and Close must not run
+// concurrently. To stop a read in progress from elsewhere, cancel the
+// context given to NewReader; the Read returns and the reading goroutine
+// closes the Reader.
 type Reader struct {
 	e      *Engine
 	st     *objState
-	ctx    context.Context
-	bs     int64 // block size, and memory reserved per block
-	pos    int64 // next byte the consumer gets
-	end    int64 // end of the range, exclusive
-	head   int   // block holding pos
-	next   int   // next block to ask for
-	last   int   // last block of the range
-	window int   // blocks asked for ahead of head, at most
+	ctx    context.Context // the caller's, ended also when the engine closes
+	stop   func()          // releases ctx
+	bs     int64           // block size, and memory reserved per block
+	pos    int64           // next byte the consumer gets
+	end    int64           // end of the range, exclusive
+	head   int             // block holding pos
+	next   int             // next block to ask for
+	last   int             // last block of the range
+	window int             // blocks asked for ahead of head, at most
 
 	mu       sync.Mutex
 	have     map[int]*block // arrived, not consumed
@@ -47,8 +51,10 @@ func (o *Object) NewReader(ctx context.Context, off, n int64) (*Reader, error) {
 	o.st.refs++
 	o.e.mu.Unlock()
 	bs := min(m.BlockSize, o.e.cfg.MemoryLimit)
+	ctx, cancel := context.WithCancelCause(ctx)
+	stopAfter := context.AfterFunc(o.e.ctx, func() { cancel(ErrClosed) })
 	r := &Reader{
-		e: o.e, st: o.st, ctx: ctx, bs: bs, pos: off, end: off + n,
+		e: o.e, st: o.st, ctx: ctx, stop: func() { stopAfter(); cancel(nil) }, bs: bs, pos: off, end: off + n,
 		window: int(max(o.e.cfg.Window/m.BlockSize, 1)),
 		have:   make(map[int]*block), asked: make(map[int]bool),
 		wake: make(chan struct{}, 1),
@@ -73,7 +79,7 @@ func (r *Reader) fill(wait bool) {
 		}
 		if wait && r.next == r.head {
 			if err := r.e.mem.Acquire(r.ctx, r.bs); err != nil {
-				r.fail(err)
+				r.fail(context.Cause(r.ctx))
 				return
 			}
 		} else if !r.e.mem.TryAcquire(r.bs) {
@@ -178,7 +184,7 @@ func (r *Reader) chunk() ([]byte, error) {
 		select {
 		case <-r.wake:
 		case <-r.ctx.Done():
-			r.fail(r.ctx.Err())
+			r.fail(context.Cause(r.ctx))
 		}
 	}
 }
@@ -260,6 +266,7 @@ func (r *Reader) Close() error {
 		r.e.mem.Release(reserved)
 	}
 	r.e.unref(r.st)
+	r.stop()
 	r.signal()
 	return nil
 }

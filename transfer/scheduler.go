@@ -154,6 +154,10 @@ type conn struct {
 	ready    bool // dialed and authenticated
 	drain    bool // takes no new requests; closed when its last one ends
 	inflight []*chunk
+	// cancelling counts requests cancelled on this connection that have
+	// not ended yet: they still hold a buffer and the connection's
+	// bandwidth, so they take pipeline slots until CancelEnded.
+	cancelling int
 	// rate is a moving average of the connection's service rate in bytes
 	// per second; 0 until its first completion.
 	rate     float64
@@ -195,7 +199,7 @@ type Scheduler struct {
 	// until when they get no requests for it.
 	objRefused map[ObjectID]map[UpstreamID]time.Time
 	refusedNow map[ObjectID]upSet // objRefused's live entries, per step
-	ready    Ready
+	ready      Ready
 
 	// poolDirty says that connections or upstream states changed since the
 	// pool was last balanced.
@@ -203,6 +207,7 @@ type Scheduler struct {
 	// Per-step masks: upstreams banned now, and upstreams that are
 	// reachable or have a connection being dialed.
 	bannedNow, liveNow upSet
+	target             []int // connections each upstream gets, from balance
 	scratch            []*conn
 	duplicates         int // copies sent, for stats
 }
@@ -214,11 +219,12 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		return nil, err
 	}
 	return &Scheduler{
-		cfg:    cfg,
-		ups:    make([]upstream, cfg.Upstreams),
-		conns:  make(map[ConnID]*conn),
-		chunks: make(map[ChunkKey]*chunk),
-		objBad: make(map[ObjectID]upSet),
+		poolDirty: true,
+		cfg:       cfg,
+		ups:       make([]upstream, cfg.Upstreams),
+		conns:     make(map[ConnID]*conn),
+		chunks:    make(map[ChunkKey]*chunk),
+		objBad:    make(map[ObjectID]upSet),
 
 		objRefused: make(map[ObjectID]map[UpstreamID]time.Time),
 		refusedNow: make(map[ObjectID]upSet),
@@ -250,6 +256,15 @@ func (s *Scheduler) Unwant(now time.Time, k ChunkKey) {
 	}
 	s.drop(c)
 	s.step(now)
+}
+
+// Drop forgets block k whatever its waiters, cancelling its copies: the
+// driver has nobody to hand it to.
+func (s *Scheduler) Drop(now time.Time, k ChunkKey) {
+	if c := s.chunks[k]; c != nil {
+		s.drop(c)
+		s.step(now)
+	}
 }
 
 // Completed reports that conn finished block k and that it verified. The
@@ -346,7 +361,15 @@ func (s *Scheduler) ForgetObject(obj ObjectID) {
 // Dialed reports the outcome of a Dial action.
 func (s *Scheduler) Dialed(now time.Time, id ConnID, ok bool) {
 	cn := s.conns[id]
-	if cn == nil || cn.ready {
+	if cn == nil {
+		if ok {
+			// Not wanted any more (its upstream was banned while it was
+			// dialed): the driver has it now and must close it.
+			s.ready.Closes = append(s.ready.Closes, id)
+		}
+		return
+	}
+	if cn.ready {
 		return
 	}
 	s.poolDirty = true
@@ -383,6 +406,16 @@ func (s *Scheduler) Lost(now time.Time, id ConnID) {
 		s.failUpstream(now, cn.up)
 	}
 	s.step(now)
+}
+
+// CancelEnded reports that a request the driver cancelled on connection id
+// has ended (its terminal frame arrived). Every Cancel action gets one.
+func (s *Scheduler) CancelEnded(now time.Time, id ConnID) {
+	if cn := s.conns[id]; cn != nil && cn.cancelling > 0 {
+		cn.cancelling--
+		s.maybeFinishDrain(cn)
+		s.step(now)
+	}
 }
 
 // Activity reports that data arrived on a connection at time at.
@@ -483,6 +516,7 @@ func (s *Scheduler) drop(c *chunk) {
 				cn.removeAt(i)
 			}
 			s.ready.Cancels = append(s.ready.Cancels, Request{Conn: cp.conn, Chunk: c.key})
+			cn.cancelling++
 			s.maybeFinishDrain(cn)
 		}
 	}
@@ -503,7 +537,7 @@ func (s *Scheduler) remove(cn *conn) {
 }
 
 func (s *Scheduler) maybeFinishDrain(cn *conn) {
-	if cn.drain && cn.ready && len(cn.inflight) == 0 {
+	if cn.drain && cn.ready && cn.busy() == 0 {
 		s.ready.Closes = append(s.ready.Closes, cn.id)
 		delete(s.conns, cn.id)
 	}
@@ -573,8 +607,20 @@ func (s *Scheduler) step(now time.Time) {
 			s.liveNow.add(uid)
 		}
 	}
+	// Live: upstreams with a connection, dialing or ready, and reachable
+	// ones that balance gives connections to (they are being redialed).
+	// A block only live upstreams could serve waits; others fail.
+	for u := range s.ups {
+		uid := UpstreamID(u)
+		if !s.liveNow.has(uid) {
+			continue
+		}
+		if u >= len(s.target) || s.target[u] == 0 {
+			s.liveNow &^= 1 << uint(u)
+		}
+	}
 	for _, cn := range s.conns {
-		if !cn.ready {
+		if !cn.drain {
 			s.liveNow.add(cn.up)
 		}
 	}
@@ -614,7 +660,11 @@ func (s *Scheduler) balance(now time.Time) {
 			live[cn.up]++
 		}
 	}
-	target := make([]int, len(s.ups))
+	target := s.target[:0]
+	for range s.ups {
+		target = append(target, 0)
+	}
+	s.target = target
 	for i, u := range reach {
 		target[u] = s.cfg.Conns / len(reach)
 		if i < s.cfg.Conns%len(reach) {
@@ -698,7 +748,7 @@ func (s *Scheduler) assign(now time.Time) {
 	for progress := true; progress && len(s.queue) > 0; {
 		progress = false
 		for _, cn := range conns {
-			if len(cn.inflight) >= s.cfg.Pipeline {
+			if cn.busy() >= s.cfg.Pipeline {
 				continue
 			}
 			c := s.firstEligible(cn.up)
@@ -752,7 +802,7 @@ func (s *Scheduler) duplicate(now time.Time) {
 		return
 	}
 	for _, cn := range s.readyByRate() {
-		if len(cn.inflight) > 0 || cn.rate <= 0 {
+		if cn.busy() > 0 || cn.rate <= 0 {
 			continue
 		}
 		if c := s.pickCopy(now, cn); c != nil {
@@ -864,6 +914,9 @@ func (s *Scheduler) deadline(now time.Time) time.Time {
 	}
 	return d
 }
+
+// busy is the number of pipeline slots in use.
+func (cn *conn) busy() int { return len(cn.inflight) + cn.cancelling }
 
 func (cn *conn) indexOf(k ChunkKey) int {
 	return slices.IndexFunc(cn.inflight, func(c *chunk) bool { return c.key == k })

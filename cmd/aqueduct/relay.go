@@ -24,13 +24,15 @@ block by block, and cached on disk within a budget.`)
 	pipeline := fs.Int("pipeline", 4, "requests in flight per connection")
 	memory := conf.Size(256 << 20)
 	fs.Var(&memory, "memory", "memory for block buffers")
+	window := conf.Size(1 << 20)
+	fs.Var(&window, "window", "block buffers one downstream READ may hold ahead of what it has sent")
 	log, pc, err := c.setup(fs, args, func() bool { return len(ups) > 0 })
 	if err != nil {
 		return err
 	}
 	r, err := relay.New(relay.Config{
 		Upstreams: ups, PeerAddr: *peerAddr, CacheDir: *cacheDir, CacheSize: int64(cacheSize),
-		Conns: *conns, Pipeline: *pipeline, Memory: int64(memory), Peer: pc, Logger: log,
+		Conns: *conns, Pipeline: *pipeline, Memory: int64(memory), Window: int64(window), Peer: pc, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -155,6 +155,21 @@ func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cl
 	}
 	c := &Cluster{Origin: o, Dir: content}
 	runs := []func(context.Context) error{o.Run}
+	ok := false
+	defer func() {
+		if !ok {
+			// Run each node that was made on a dead context: each
+			// releases what New took (listeners, engines, caches).
+			dead, cancel := context.WithCancel(context.Background())
+			cancel()
+			for _, r := range runs {
+				r(dead)
+			}
+			if c.Edge != nil {
+				c.Edge.Run(dead)
+			}
+		}
+	}()
 	for i := range 2 {
 		name := fmt.Sprintf("relay%d", i+1)
 		r, err := relay.New(relay.Config{Upstreams: []string{o.PeerAddr().String()}, PeerAddr: "127.0.0.1:0",
@@ -174,6 +189,7 @@ func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cl
 		return nil, nil, err
 	}
 	c.Edge = e
+	ok = true
 	// Stop in order, downstream first, so that no node sees its upstream
 	// vanish: the edge when ctx ends, the relays when the edge has
 	// stopped, the origin when the relays have.
