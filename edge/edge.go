@@ -24,7 +24,7 @@ type Config struct {
 	AllowOrigins []string // CORS: browser origins allowed to read; empty means any
 
 	Conns    int   // connections to the upstreams in all; default 8
-	Pipeline int   // requests in flight per connection; default 4
+	Pipeline int   // most requests in flight per connection; default 32
 	Window   int64 // bytes fetched ahead of each player; default 16 MiB
 	Memory   int64 // block buffers of all requests; default 256 MiB
 

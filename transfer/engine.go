@@ -32,9 +32,10 @@ type Config struct {
 	Upstreams []string    // HOST:PORT of each upstream peer server
 	Peer      peer.Config // key, node name, MPTCP, limits of the connections
 
-	Conns    int   // connections in all, spread over the upstreams; default 8
-	Pipeline int   // requests in flight per connection; default 4
-	Window   int64 // bytes a reader asks for ahead of its consumer; default 16 MiB
+	Conns     int           // connections in all, spread over the upstreams; default 8
+	Pipeline  int           // most requests in flight per connection; default 32 (see SchedulerConfig)
+	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
+	Window    int64         // bytes a reader asks for ahead of its consumer; default 16 MiB
 
 	// MemoryLimit bounds the block buffers of all readers together;
 	// default 256 MiB.
@@ -66,7 +67,7 @@ func (c *Config) setDefaults() error {
 		c.Conns = 8
 	}
 	if c.Pipeline <= 0 {
-		c.Pipeline = 4
+		c.Pipeline = 32
 	}
 	if c.Window <= 0 {
 		c.Window = 16 << 20
@@ -117,6 +118,7 @@ type Engine struct {
 	wants      map[ChunkKey]*want
 	dialing    map[ConnID]UpstreamID
 	readyDirty bool
+	report     report // counts since the last stats log
 
 	// Shared, under mu.
 	mu        sync.Mutex
@@ -256,7 +258,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	sched, err := NewScheduler(SchedulerConfig{
-		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, Pipeline: cfg.Pipeline, StallTimeout: cfg.StallTimeout,
+		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, Pipeline: cfg.Pipeline, QueueTime: cfg.QueueTime,
+		StallTimeout: cfg.StallTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -313,11 +316,15 @@ func (e *Engine) loop() {
 	defer timer.Stop()
 	activity := time.NewTicker(100 * time.Millisecond)
 	defer activity.Stop()
+	reports := time.NewTicker(reportEvery)
+	defer reports.Stop()
+	e.report.start = time.Now()
 	e.sched.Tick(time.Now())
 	e.apply(timer)
 	for {
 		select {
 		case <-e.ctx.Done():
+			e.logReport()
 			e.shutdown()
 			return
 		case ev := <-e.events:
@@ -326,6 +333,9 @@ func (e *Engine) loop() {
 			e.handle(ev)
 		case <-timer.C:
 			e.sched.Tick(time.Now())
+		case <-reports.C:
+			e.logReport()
+			continue
 		case <-activity.C:
 			// Progress is DATA arriving; keepalives do not count.
 			for _, c := range e.conns {
@@ -523,9 +533,15 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 			}
 			e.stats.blocks.Add(1)
 			e.stats.bytes.Add(int64(len(ev.b.buf)))
+			if c != nil {
+				e.report.add(c.up, int64(len(ev.b.buf)))
+			}
 			e.sched.Completed(now, ev.id, key)
-		} else if !stale {
-			e.sched.Completed(now, ev.id, key)
+		} else {
+			e.report.wasted += int64(len(ev.b.buf)) // a copy that lost, or nobody waits
+			if !stale {
+				e.sched.Completed(now, ev.id, key)
+			}
 		}
 		ev.b.release()
 	case stale:
@@ -797,4 +813,50 @@ func (e *Engine) storeWriter() {
 			j.b.release()
 		}
 	}
+}
+
+// reportEvery is how often an engine that moved data logs what it moved.
+const reportEvery = 5 * time.Second
+
+// report counts what the engine fetched since the last stats log.
+type report struct {
+	start  time.Time
+	bytes  map[UpstreamID]int64
+	wasted int64
+	copies int // Scheduler duplicates at start
+}
+
+func (r *report) add(u UpstreamID, n int64) {
+	if r.bytes == nil {
+		r.bytes = make(map[UpstreamID]int64)
+	}
+	r.bytes[u] += n
+}
+
+// logReport logs, at Info, the throughput per upstream, the copies made
+// and the bytes fetched for nothing since the last report, if anything was
+// fetched; and at Debug each connection's rate and pipeline depth.
+func (e *Engine) logReport() {
+	now := time.Now()
+	r := &e.report
+	st := e.sched.Stats()
+	if len(r.bytes) > 0 {
+		secs := now.Sub(r.start).Seconds()
+		var total int64
+		attrs := []any{"seconds", fmt.Sprintf("%.1f", secs)}
+		for u, n := range r.bytes {
+			total += n
+			attrs = append(attrs, "mbps_"+e.cfg.Upstreams[u], fmt.Sprintf("%.1f", float64(n)*8/secs/1e6))
+		}
+		attrs = append(attrs, "mbps", fmt.Sprintf("%.1f", float64(total)*8/secs/1e6),
+			"copies", st.Duplicates-r.copies, "wasted_bytes", r.wasted, "conns", st.ReadyConns)
+		e.log.Info("transfer stats", attrs...)
+		if e.log.Enabled(context.Background(), slog.LevelDebug) {
+			for _, c := range e.conns {
+				e.log.Debug("connection", "upstream", c.addr, "conn", c.id,
+					"mbps", fmt.Sprintf("%.1f", st.Rates[c.id]*8/1e6), "depth", st.Depths[c.id], "in_flight", len(c.reqs))
+			}
+		}
+	}
+	*r = report{start: now, copies: st.Duplicates}
 }

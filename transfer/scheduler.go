@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -55,8 +56,16 @@ type SchedulerConfig struct {
 	Upstreams int // number of upstreams, 1..MaxUpstreams
 	Conns     int // connections in all, spread over the reachable upstreams; default 8
 
-	Pipeline  int // requests in flight per connection; default 4
-	MaxCopies int // copies of one block in flight at once; default 2 (1 disables duplicate requests)
+	// Pipeline bounds the requests in flight per connection; default 32.
+	// Within it, each connection keeps about QueueTime of requests at its
+	// measured rate (at least MinPipeline, and MinPipeline until it has a
+	// rate): enough to cover a round trip, so that one connection can fill
+	// a long path, and no more, so that a slow connection does not hold
+	// blocks the reader needs soon.
+	Pipeline    int
+	MinPipeline int           // default 4
+	QueueTime   time.Duration // default 500 ms
+	MaxCopies   int           // copies of one block in flight at once; default 2 (1 disables duplicate requests)
 
 	StallTimeout   time.Duration // a connection with requests in flight and no data for this long is closed; default 20 s
 	DialBackoff    time.Duration // first redial delay after a failure; default 250 ms
@@ -81,7 +90,10 @@ func (c *SchedulerConfig) setDefaults() error {
 		}
 	}
 	def(&c.Conns, 8)
-	def(&c.Pipeline, 4)
+	def(&c.Pipeline, 32)
+	def(&c.MinPipeline, 4)
+	c.MinPipeline = min(c.MinPipeline, c.Pipeline)
+	defDur(&c.QueueTime, 500*time.Millisecond)
 	def(&c.MaxCopies, 2)
 	def(&c.DownAfter, 3)
 	def(&c.MaxRefusals, 3*c.Upstreams)
@@ -161,9 +173,12 @@ type conn struct {
 	// rate is a moving average of the connection's service rate in bytes
 	// per second; 0 until its first completion.
 	rate     float64
-	lastDone time.Time // last completion, start of the next service period
-	lastData time.Time // last time data arrived (Activity) or a request was sent to an idle conn
-	served   int       // completed requests
+	avgSize  float64       // moving average of the sizes of the blocks it served
+	accBusy  time.Duration // the rate sample in progress: service time
+	accBytes int64         // and bytes completed in it
+	lastDone time.Time     // last completion, start of the next service period
+	lastData time.Time     // last time data arrived (Activity) or a request was sent to an idle conn
+	served   int           // completed requests
 }
 
 type chunkCopy struct {
@@ -471,19 +486,22 @@ func (s *Scheduler) usable(now time.Time) upSet {
 // SchedulerStats is a snapshot for metrics and tests.
 type SchedulerStats struct {
 	Queued, InFlight, Conns, ReadyConns int
-	Duplicates                          int // copies of late blocks sent so far
-	Rates                               map[ConnID]float64
+	Duplicates                          int                // copies of late blocks sent so far
+	Rates                               map[ConnID]float64 // bytes per second
+	Depths                              map[ConnID]int     // requests each may have in flight
 }
 
 // Stats returns a snapshot.
 func (s *Scheduler) Stats() SchedulerStats {
-	st := SchedulerStats{Queued: len(s.queue), Conns: len(s.conns), Duplicates: s.duplicates, Rates: make(map[ConnID]float64)}
+	st := SchedulerStats{Queued: len(s.queue), Conns: len(s.conns), Duplicates: s.duplicates,
+		Rates: make(map[ConnID]float64), Depths: make(map[ConnID]int)}
 	for _, cn := range s.conns {
 		st.InFlight += len(cn.inflight)
 		if cn.ready {
 			st.ReadyConns++
 		}
 		st.Rates[cn.id] = cn.rate
+		st.Depths[cn.id] = s.depth(cn)
 	}
 	return st
 }
@@ -748,7 +766,7 @@ func (s *Scheduler) assign(now time.Time) {
 	for progress := true; progress && len(s.queue) > 0; {
 		progress = false
 		for _, cn := range conns {
-			if cn.busy() >= s.cfg.Pipeline {
+			if cn.busy() >= s.depth(cn) {
 				continue
 			}
 			c := s.firstEligible(cn.up)
@@ -774,7 +792,7 @@ func (s *Scheduler) firstEligible(u UpstreamID) *chunk {
 func (s *Scheduler) send(now time.Time, cn *conn, c *chunk) {
 	if len(cn.inflight) == 0 {
 		// An idle connection: its next service period starts now, and
-		// silence is counted from now.
+		// silence is counted from now; a rate sample in progress ends.
 		cn.lastDone = now
 		cn.lastData = now
 	}
@@ -915,6 +933,16 @@ func (s *Scheduler) deadline(now time.Time) time.Time {
 	return d
 }
 
+// depth is how many requests cn may have in flight: QueueTime of blocks at
+// its rate, within [MinPipeline, Pipeline].
+func (s *Scheduler) depth(cn *conn) int {
+	if cn.rate <= 0 || cn.avgSize <= 0 {
+		return s.cfg.MinPipeline
+	}
+	d := int(math.Ceil(cn.rate * s.cfg.QueueTime.Seconds() / cn.avgSize))
+	return min(max(d, s.cfg.MinPipeline), s.cfg.Pipeline)
+}
+
 // busy is the number of pipeline slots in use.
 func (cn *conn) busy() int { return len(cn.inflight) + cn.cancelling }
 
@@ -934,23 +962,38 @@ func (cn *conn) removeAt(i int) time.Time {
 	return time.Time{}
 }
 
-// observe folds one completion into the rate estimate. The service period
-// of a request starts when it was sent or when the previous one ended,
-// whichever is later.
+// observe folds one completion into the rate estimate. A request's
+// service period runs from when it was sent or when the previous one
+// ended, whichever is later. Completions come in bursts (a retransmission
+// fills a hole and releases everything queued behind it), so the rate is
+// measured over at least rateInterval of service time, not per completion.
 func (cn *conn) observe(now, start time.Time, size int64) {
 	begin := start
 	if cn.lastDone.After(begin) {
 		begin = cn.lastDone
 	}
-	d := max(now.Sub(begin), 50*time.Microsecond)
-	sample := float64(size) / d.Seconds()
+	cn.accBusy += max(now.Sub(begin), 0)
+	cn.accBytes += size
+	cn.lastDone = now
+	if cn.avgSize == 0 {
+		cn.avgSize = float64(size)
+	} else {
+		cn.avgSize = 0.75*cn.avgSize + 0.25*float64(size)
+	}
+	if cn.accBusy < rateInterval {
+		return
+	}
+	sample := float64(cn.accBytes) / cn.accBusy.Seconds()
 	if cn.rate == 0 {
 		cn.rate = sample
 	} else {
-		cn.rate = 0.75*cn.rate + 0.25*sample
+		cn.rate = 0.5*cn.rate + 0.5*sample
 	}
-	cn.lastDone = now
+	cn.accBusy, cn.accBytes = 0, 0
 }
+
+// rateInterval is the shortest interval a rate sample covers.
+const rateInterval = 250 * time.Millisecond
 
 func (c *chunk) removeCopy(id ConnID) {
 	c.copies = slices.DeleteFunc(c.copies, func(cp chunkCopy) bool { return cp.conn == id })

@@ -457,8 +457,9 @@ func TestScheduler_duplicateStraggler(t *testing.T) {
 	m := newSim(t, SchedulerConfig{Conns: 2, Pipeline: 1}, a)
 	m.start()
 	m.settle(time.Second)
-	// Warm both connections up so their rates are known.
-	m.want(1, 4)
+	// Warm both connections up so their rates are known (a rate is
+	// measured over a quarter of a second at least).
+	m.want(1, 40)
 	m.run(time.Minute)
 	for _, sc := range m.conns {
 		if sc.id == 2 {
@@ -467,8 +468,8 @@ func TestScheduler_duplicateStraggler(t *testing.T) {
 	}
 	m.want(2, 2)
 	m.run(time.Minute)
-	if len(m.completed) != 6 {
-		t.Fatalf("completed %d of 6", len(m.completed))
+	if len(m.completed) != 42 {
+		t.Fatalf("completed %d of 42", len(m.completed))
 	}
 	if m.cancels == 0 {
 		t.Fatal("no duplicate was cancelled")
@@ -688,5 +689,64 @@ func TestScheduler_twoPathsWindowed(t *testing.T) {
 	t.Logf("%d blocks in %v: %.1f Mbit/s of 140; per upstream %v, %d requests", n, d, got, m.perUp, m.requests)
 	if got < 120 {
 		t.Fatalf("%.1f Mbit/s, want at least 120 of the 140 the paths carry", got)
+	}
+}
+
+// One connection per path fills both paths: each keeps enough requests in
+// flight to cover its round trip at its rate.
+func TestScheduler_oneConnectionFillsALongPath(t *testing.T) {
+	p1 := &simUp{rate: mbps(80), rtt: 150 * time.Millisecond}
+	p2 := &simUp{rate: mbps(35), rtt: 200 * time.Millisecond}
+	m := newSim(t, SchedulerConfig{Conns: 2}, p1, p2)
+	m.start()
+	m.settle(time.Second)
+	start := m.now
+	const n = 800
+	m.wantWindowed(1, n, 64)
+	m.run(10 * time.Minute)
+	d := m.now.Sub(start)
+	got := float64(n*blockSize*8) / d.Seconds() / 1e6
+	t.Logf("%d blocks in %v: %.1f Mbit/s of 115; per upstream %v, %d requests", n, d, got, m.perUp, m.requests)
+	if got < 100 {
+		t.Fatalf("%.1f Mbit/s, want at least 100 of the 115 the two connections carry", got)
+	}
+}
+
+// The same paths with four connections each and the default pipeline.
+func TestScheduler_manyConnectionsTwoPaths(t *testing.T) {
+	p1 := &simUp{rate: mbps(25), rtt: 150 * time.Millisecond}
+	p2 := &simUp{rate: mbps(10), rtt: 200 * time.Millisecond}
+	m := newSim(t, SchedulerConfig{Conns: 8}, p1, p2)
+	m.start()
+	m.settle(time.Second)
+	start := m.now
+	const n = 800
+	m.wantWindowed(1, n, 64)
+	m.run(10 * time.Minute)
+	d := m.now.Sub(start)
+	got := float64(n*blockSize*8) / d.Seconds() / 1e6
+	t.Logf("%d blocks in %v: %.1f Mbit/s of 140; per upstream %v, %d requests", n, d, got, m.perUp, m.requests)
+	if got < 120 {
+		t.Fatalf("%.1f Mbit/s, want at least 120 of 140", got)
+	}
+}
+
+// Completions that arrive in a burst after a stall (a retransmission
+// released them) do not inflate a connection's rate.
+func TestConn_rateOverBursts(t *testing.T) {
+	cn := &conn{}
+	t0 := time.Unix(0, 0)
+	now := t0
+	for range 5 { // five rounds: a 300 ms stall, then ten blocks at once
+		start := now
+		now = now.Add(300 * time.Millisecond)
+		for range 10 {
+			cn.observe(now, start, blockSize)
+			now = now.Add(time.Millisecond)
+		}
+	}
+	want := float64(10*blockSize) / 0.31 // bytes per second
+	if cn.rate < want/2 || cn.rate > want*2 {
+		t.Fatalf("rate %.0f B/s, want about %.0f", cn.rate, want)
 	}
 }
