@@ -25,7 +25,7 @@ type Config struct {
 
 	Conns    int   // connections to the upstreams in all; default 8
 	Pipeline int   // most requests in flight per connection; default 32
-	Window   int64 // bytes fetched ahead of each player; default 16 MiB
+	Window   int64 // bytes fetched ahead of each player; default 32 MiB
 	Memory   int64 // block buffers of all requests; default 256 MiB
 
 	// CacheDir holds a block cache; empty means no disk cache.

@@ -26,6 +26,11 @@ type Config struct {
 	// HashCacheBytes bounds the memory kept for block hashes of described
 	// files; default 64 MiB (about 64 GiB of content at 256 KiB blocks).
 	HashCacheBytes int64
+	// NoIndex turns off hashing the content directory at start. With it
+	// on (the default), files are hashed in the background as the origin
+	// starts, as far as HashCacheBytes allows, so that the first request
+	// for a file does not wait for its hashes.
+	NoIndex bool
 
 	Logger *slog.Logger // nil discards
 }
@@ -39,6 +44,7 @@ type Origin struct {
 	peerLn net.Listener
 	http   *http.Server
 	peer   *peer.Server
+	descs  *descCache
 }
 
 // New opens the content directory and the listeners. Call Run to serve.
@@ -96,7 +102,8 @@ func New(cfg Config) (*Origin, error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	o.peer = peer.NewServer(cfg.Peer, &peerHandler{root: root, log: cfg.Logger, descs: newDescCache(cfg.HashCacheBytes, cfg.Logger)})
+	o.descs = newDescCache(cfg.HashCacheBytes, cfg.Logger)
+	o.peer = peer.NewServer(cfg.Peer, &peerHandler{root: root, log: cfg.Logger, descs: o.descs})
 	ok = true
 	return o, nil
 }
@@ -132,6 +139,9 @@ func (o *Origin) Run(ctx context.Context) error {
 	o.log.Info("origin listening", attrs...)
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
+	if !o.cfg.NoIndex {
+		wg.Go(func() { o.index(ctx) })
+	}
 	if o.httpLn != nil {
 		wg.Go(func() {
 			if err := o.http.Serve(o.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -176,6 +176,14 @@ func (k descKey) cost(d *desc) int64 {
 	return int64(len(d.hashes))*object.DigestSize + int64(len(k.path)) + 128
 }
 
+// full reports whether the cache is nine-tenths full: indexing stops there,
+// leaving room for what is asked for.
+func (c *descCache) full() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes > c.maxBytes/10*9
+}
+
 func (c *descCache) put(k descKey, d *desc) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -570,10 +570,12 @@ func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
 		defer sc.release(h)
 		hs := obj.Hashes()
 		limit := int(sc.sess.peerMaxFrame-8) / wire.DigestLen
-		end := uint64(f.First) + uint64(f.Count)
+		// A request past the last block gets the hashes up to it, so that
+		// a client may ask for the first page before it knows the size.
+		end := min(uint64(f.First)+uint64(f.Count), uint64(len(hs)))
 		switch {
-		case end > uint64(len(hs)):
-			sc.finishError(f.Request, Errorf(wire.CodeBadRequest, "hashes %d..%d of %d blocks", f.First, end, len(hs)))
+		case uint64(f.First) >= uint64(len(hs)):
+			sc.finishError(f.Request, Errorf(wire.CodeBadRequest, "hashes from %d of %d blocks", f.First, len(hs)))
 			return
 		case int(f.Count) > limit:
 			sc.finishError(f.Request, Errorf(wire.CodeBadRequest, "%d hashes exceed your max frame (%d)", f.Count, limit))

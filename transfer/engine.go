@@ -70,7 +70,7 @@ func (c *Config) setDefaults() error {
 		c.Pipeline = 32
 	}
 	if c.Window <= 0 {
-		c.Window = 16 << 20
+		c.Window = 32 << 20
 	}
 	if c.MemoryLimit <= 0 {
 		c.MemoryLimit = 256 << 20
@@ -118,6 +118,7 @@ type Engine struct {
 	wants      map[ChunkKey]*want
 	dialing    map[ConnID]UpstreamID
 	readyDirty bool
+	connected  bool   // the pool has been full once (logged)
 	report     report // counts since the last stats log
 
 	// Shared, under mu.
@@ -654,6 +655,10 @@ func (e *Engine) publish() {
 	close(e.readyGen)
 	e.readyGen = make(chan struct{})
 	e.mu.Unlock()
+	if !e.connected && len(ready) >= e.cfg.Conns {
+		e.connected = true
+		e.log.Info("upstreams connected", "conns", len(ready), "upstreams", len(e.cfg.Upstreams))
+	}
 }
 
 func (e *Engine) dial(d Dial) {

@@ -159,12 +159,54 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 
 // describe opens path on c and fetches and verifies the hash list. If the
 // cache already holds the same content, the hashes are not fetched again.
+// For a path it has not seen, it asks for the first page of hashes right
+// behind the OPEN, so that the description and the hashes of an object of
+// up to MaxHashes blocks come in one round trip.
 func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.Meta, object.Hashes, error) {
-	h, o, err := c.pc.Open(ctx, path)
+	e.mu.Lock()
+	_, seen := e.manifests.m[path]
+	e.mu.Unlock()
+	type opened struct {
+		o   wire.Object
+		err error
+	}
+	och := make(chan opened, 1)
+	h, err := c.pc.OpenAsync(path, func(o wire.Object, err error) { och <- opened{o, err} })
 	if err != nil {
 		return object.Meta{}, nil, err
 	}
 	defer c.pc.CloseHandle(h)
+	type page struct {
+		b   []byte
+		err error
+	}
+	var pch chan page
+	if !seen {
+		pch = make(chan page, 1)
+		go func() {
+			b, err := c.pc.Hashes(ctx, h, 0, uint32(c.pc.MaxHashes()))
+			pch <- page{b, err}
+		}()
+	}
+	firstPage := func() page {
+		if pch == nil {
+			return page{}
+		}
+		p := <-pch
+		pch = nil
+		return p
+	}
+	defer firstPage() // never leave the goroutine behind
+	var r opened
+	select {
+	case r = <-och:
+	case <-ctx.Done():
+		return object.Meta{}, nil, ctx.Err()
+	}
+	if r.err != nil {
+		return object.Meta{}, nil, r.err
+	}
+	o := r.o
 	meta := object.Meta{
 		Path: path, Size: int64(o.Size), ModTime: time.Unix(0, o.ModTime), ETag: o.ETag,
 		ContentType: o.ContentType, BlockSize: int64(o.BlockSize), Digest: o.Digest,
@@ -183,15 +225,24 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.
 	}
 	n := meta.Blocks()
 	var hashes object.Hashes // grown as pages arrive: n is the peer's word
+	appendPage := func(raw []byte) {
+		for i := 0; i+wire.DigestLen <= len(raw) && len(hashes) < n; i += wire.DigestLen {
+			hashes = append(hashes, object.Digest(raw[i:i+wire.DigestLen]))
+		}
+	}
+	if p := firstPage(); n > 0 && p.err == nil {
+		appendPage(p.b)
+	}
 	for len(hashes) < n {
 		count := min(n-len(hashes), c.pc.MaxHashes())
 		raw, err := c.pc.Hashes(ctx, h, uint32(len(hashes)), uint32(count))
 		if err != nil {
 			return object.Meta{}, nil, err
 		}
-		for i := 0; i < len(raw); i += wire.DigestLen {
-			hashes = append(hashes, object.Digest(raw[i:i+wire.DigestLen]))
+		if len(raw) == 0 {
+			return object.Meta{}, nil, fmt.Errorf("transfer: %s: empty HASHES page", path)
 		}
+		appendPage(raw)
 	}
 	if err := meta.VerifyHashes(hashes); err != nil {
 		e.log.Error("upstream sent block hashes that do not match the digest", "upstream", c.addr, "path", path)

@@ -758,6 +758,14 @@ func (s *Scheduler) failUnservable() {
 // assign hands queued chunks to ready connections with room, in rounds of
 // one chunk per connection, fastest connection first, so the most urgent
 // chunks go to the fastest connections and the work spreads at once.
+//
+// A connection does not take a chunk when the faster connections, at their
+// rates and behind what they already have, would deliver everything that
+// is queued before it delivered that one chunk: the earliest-completion-
+// first rule of multipath schedulers. It matters at the end of a
+// transfer, where the last blocks would otherwise go to whatever slow path
+// has room and hold the transfer's end; while much is queued, every
+// connection takes its share.
 func (s *Scheduler) assign(now time.Time) {
 	if len(s.queue) == 0 {
 		return
@@ -773,11 +781,60 @@ func (s *Scheduler) assign(now time.Time) {
 			if c == nil {
 				continue
 			}
+			if s.othersFinishFirst(now, cn, c, conns) {
+				continue
+			}
 			s.dequeue(c)
 			s.send(now, cn, c)
 			progress = true
 		}
 	}
+}
+
+// finishIfSent estimates when cn would deliver one more block of size bytes
+// sent now, behind what it has in flight; ok is false if cn has no rate
+// yet or is stalled (its oldest block overdue by two service times).
+func (s *Scheduler) finishIfSent(now time.Time, cn *conn, size int64) (t time.Time, ok bool) {
+	if cn.rate <= 0 {
+		return time.Time{}, false
+	}
+	svc := serviceTime(size, cn.rate)
+	base := cn.lastDone
+	if len(cn.inflight) > 0 {
+		if now.After(base.Add(3*svc + lateSlack)) {
+			return time.Time{}, false // stalled
+		}
+	}
+	if now.After(base) {
+		base = now
+	}
+	return base.Add(time.Duration(cn.busy()+1) * svc), true
+}
+
+// othersFinishFirst reports whether the connections other than cn that
+// may serve c would together deliver as many blocks as are queued before cn
+// would deliver c.
+func (s *Scheduler) othersFinishFirst(now time.Time, cn *conn, c *chunk, conns []*conn) bool {
+	mine, ok := s.finishIfSent(now, cn, c.size)
+	if !ok {
+		return false
+	}
+	el := s.eligibleSet(c)
+	n := 0
+	for _, o := range conns {
+		if o == cn || !el.has(o.up) {
+			continue
+		}
+		t, ok := s.finishIfSent(now, o, c.size)
+		if !ok || !t.Add(lateSlack).Before(mine) {
+			continue
+		}
+		n += 1 + int(mine.Sub(t)/serviceTime(c.size, o.rate))
+		if n >= len(s.queue) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Scheduler) firstEligible(u UpstreamID) *chunk {
