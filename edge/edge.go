@@ -24,9 +24,14 @@ type Config struct {
 	AllowOrigins []string // CORS: browser origins allowed to read; empty means any
 
 	Conns    int   // connections to the upstreams in all; default 8
-	Pipeline int   // most requests in flight per connection; default 32
+	Pipeline int   // most requests in flight per connection; default 64
 	Window   int64 // bytes fetched ahead of each player; default 32 MiB
 	Memory   int64 // block buffers of all requests; default 256 MiB
+
+	// WriteTimeout cuts off a player that has taken nothing for this long
+	// (each write to it must finish within it); default 30 s. A player
+	// that stops reading would otherwise hold its window of memory.
+	WriteTimeout time.Duration
 
 	// CacheDir holds a block cache; empty means no disk cache.
 	CacheDir  string
@@ -56,6 +61,9 @@ func New(cfg Config) (*Edge, error) {
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1 << 30
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -90,7 +98,7 @@ func New(cfg Config) (*Edge, error) {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
 	e.srv = &http.Server{
-		Handler:           NewHandler(e.engine, cfg.AllowOrigins, cfg.Logger),
+		Handler:           writeDeadlines(cfg.WriteTimeout, NewHandler(e.engine, cfg.AllowOrigins, cfg.Logger)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -195,6 +203,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Debug("served", "method", r.Method, "path", rel, "range", r.Header.Get("Range"), "took", time.Since(start))
 }
+
+// writeDeadlines gives each write of a response d to finish.
+func writeDeadlines(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}, r)
+	})
+}
+
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func statusLine(status int) string {
 	switch status {

@@ -1,6 +1,7 @@
 package object
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -23,12 +24,14 @@ const DigestSize = 32
 
 // Block size bounds. The origin picks DefaultBlockSize unless the object
 // would then have more than MaxBlocks blocks. No node accepts an object of
-// more than MaxBlocks blocks, so a hash list never exceeds 2 MiB; with the
-// largest block size that allows objects of up to 4 TiB (MaxSize).
+// more than MaxBlocks blocks, so a hash list never exceeds 2 MiB, nor
+// blocks larger than MaxBlockSize, so that one READ (at most
+// wire.MaxReadLength) fetches a block: objects of up to 1 TiB (MaxSize).
 const (
 	DefaultBlockSize = 256 << 10
 	MaxBlocks        = 1 << 16
-	MaxSize          = MaxBlocks * wire.MaxBlockSize
+	MaxBlockSize     = wire.MaxReadLength
+	MaxSize          = MaxBlocks * MaxBlockSize
 )
 
 // Meta is what a node knows about an object before it has any of its bytes.
@@ -79,8 +82,8 @@ func (m Meta) Validate() error {
 	switch {
 	case m.Size < 0 || m.Size > wire.MaxObjectSize:
 		return fmt.Errorf("object: size %d out of range", m.Size)
-	case m.BlockSize < wire.MinBlockSize || m.BlockSize > wire.MaxBlockSize || bits.OnesCount64(uint64(m.BlockSize)) != 1:
-		return fmt.Errorf("object: block size %d is not a power of two in [%d, %d]", m.BlockSize, wire.MinBlockSize, wire.MaxBlockSize)
+	case m.BlockSize < wire.MinBlockSize || m.BlockSize > MaxBlockSize || bits.OnesCount64(uint64(m.BlockSize)) != 1:
+		return fmt.Errorf("object: block size %d is not a power of two in [%d, %d]", m.BlockSize, wire.MinBlockSize, MaxBlockSize)
 	case (m.Size+m.BlockSize-1)/m.BlockSize > MaxBlocks:
 		return fmt.Errorf("object: %d bytes in blocks of %d is more than %d blocks", m.Size, m.BlockSize, MaxBlocks)
 	}
@@ -100,7 +103,7 @@ func ShortDigest(d Digest) string { return hex.EncodeToString(d[:6]) }
 // the object within MaxBlocks blocks.
 func BlockSizeFor(size int64) int64 {
 	b := int64(DefaultBlockSize)
-	for size > b*MaxBlocks && b < wire.MaxBlockSize {
+	for size > b*MaxBlocks && b < MaxBlockSize {
 		b <<= 1
 	}
 	return b
@@ -151,8 +154,9 @@ func (m Meta) VerifyHashes(h Hashes) error {
 // Describe reads size bytes from r and returns the block hashes and the
 // digest for the given block size. It hashes blocks on up to GOMAXPROCS
 // goroutines, each with one buffer of blockSize bytes; r must allow
-// concurrent ReadAt calls (an *os.File does).
-func Describe(r io.ReaderAt, size, blockSize int64) (Hashes, Digest, error) {
+// concurrent ReadAt calls (an *os.File does). It stops with ctx's error
+// when ctx ends.
+func Describe(ctx context.Context, r io.ReaderAt, size, blockSize int64) (Hashes, Digest, error) {
 	m := Meta{Size: size, BlockSize: blockSize}
 	if err := m.Validate(); err != nil {
 		return nil, Digest{}, err
@@ -166,6 +170,10 @@ func Describe(r io.ReaderAt, size, blockSize int64) (Hashes, Digest, error) {
 		wg.Go(func() {
 			buf := make([]byte, min(blockSize, max(size, 1)))
 			for i := w; i < n; i += workers {
+				if err := ctx.Err(); err != nil {
+					errs[w] = err
+					return
+				}
 				b := buf[:m.BlockLen(i)]
 				got, err := r.ReadAt(b, m.BlockOffset(i))
 				if got == len(b) && errors.Is(err, io.EOF) {

@@ -2,6 +2,7 @@ package object
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"testing"
@@ -42,12 +43,13 @@ func TestBlockSizeFor(t *testing.T) {
 		{16 << 30, 256 << 10},
 		{16<<30 + 1, 512 << 10},
 		{1 << 40, 16 << 20},
+		{1<<40 + 1, 16 << 20}, // beyond MaxSize: the origin refuses it
 	} {
 		if got := BlockSizeFor(tc.size); got != tc.want {
 			t.Errorf("BlockSizeFor(%d) = %d, want %d", tc.size, got, tc.want)
 		}
 		m := Meta{Size: tc.size, BlockSize: BlockSizeFor(tc.size)}
-		if m.Blocks() > MaxBlocks {
+		if tc.size <= MaxSize && m.Blocks() > MaxBlocks {
 			t.Errorf("size %d: %d blocks", tc.size, m.Blocks())
 		}
 	}
@@ -59,7 +61,7 @@ func TestDescribeVerify(t *testing.T) {
 		data[i] = byte(i*7 + i>>18)
 	}
 	const bs = 1 << 18
-	h, d, err := Describe(bytes.NewReader(data), int64(len(data)), bs)
+	h, d, err := Describe(context.Background(), bytes.NewReader(data), int64(len(data)), bs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestDescribeVerify(t *testing.T) {
 		t.Fatal("digest ignores size or block size")
 	}
 	// A short reader is an error.
-	if _, _, err := Describe(bytes.NewReader(data[:100]), int64(len(data)), bs); err == nil {
+	if _, _, err := Describe(context.Background(), bytes.NewReader(data[:100]), int64(len(data)), bs); err == nil {
 		t.Fatal("Describe of a short reader succeeded")
 	}
 }
@@ -106,6 +108,7 @@ func TestValidate(t *testing.T) {
 		{Size: 1, BlockSize: 1000},
 		{Size: 1, BlockSize: 1 << 10},
 		{Size: 1, BlockSize: 1 << 27},
+		{Size: 1, BlockSize: 32 << 20}, // larger than one READ
 		{Size: 1 << 62, BlockSize: 1 << 16},
 	} {
 		if err := m.Validate(); err == nil {

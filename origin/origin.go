@@ -139,8 +139,10 @@ func (o *Origin) Run(ctx context.Context) error {
 	o.log.Info("origin listening", attrs...)
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
+	indexCtx, stopIndex := context.WithCancel(ctx)
+	defer stopIndex()
 	if !o.cfg.NoIndex {
-		wg.Go(func() { o.index(ctx) })
+		wg.Go(func() { o.index(indexCtx) })
 	}
 	if o.httpLn != nil {
 		wg.Go(func() {
@@ -162,9 +164,11 @@ func (o *Origin) Run(ctx context.Context) error {
 	o.log.Info("origin shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	stopIndex()
 	o.http.Shutdown(sctx)
 	o.peer.Shutdown(sctx)
 	o.closeListeners()
 	wg.Wait()
+	o.descs.close()
 	return err
 }

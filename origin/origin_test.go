@@ -68,7 +68,7 @@ func TestOrigin_peerSide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hashes, digest, err := object.Describe(bytes.NewReader(data), int64(len(data)), object.BlockSizeFor(int64(len(data))))
+	hashes, digest, err := object.Describe(context.Background(), bytes.NewReader(data), int64(len(data)), object.BlockSizeFor(int64(len(data))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,10 +111,50 @@ type descCache struct {
 	maxBytes int64
 	sf       singleflight.Group
 	log      *slog.Logger
+	// ctx ends the hashing that outlives the callers that asked for it,
+	// when the origin stops.
+	ctx     context.Context
+	stop    context.CancelFunc
+	hashing int        // hashing in progress, under mu
+	idle    *sync.Cond // signalled when hashing drops to 0
+	closing bool
+}
+
+// enter counts a hashing in, unless the cache is closing.
+func (c *descCache) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.hashing++
+	return true
+}
+
+func (c *descCache) leave() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hashing--; c.hashing == 0 {
+		c.idle.Broadcast()
+	}
+}
+
+// close stops the hashing in progress and waits for it.
+func (c *descCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closing = true
+	c.stop()
+	for c.hashing > 0 {
+		c.idle.Wait()
+	}
 }
 
 func newDescCache(maxBytes int64, log *slog.Logger) *descCache {
-	return &descCache{m: make(map[descKey]*desc), maxBytes: maxBytes, log: log}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &descCache{m: make(map[descKey]*desc), maxBytes: maxBytes, log: log, ctx: ctx, stop: stop}
+	c.idle = sync.NewCond(&c.mu)
+	return c
 }
 
 func keyOf(rel string, fi fs.FileInfo) descKey {
@@ -139,6 +179,10 @@ func (c *descCache) get(ctx context.Context, root *os.Root, rel string, fi fs.Fi
 		return d, nil
 	}
 	ch := c.sf.DoChan(fmt.Sprintf("%+v", k), func() (any, error) {
+		if !c.enter() {
+			return nil, peer.Errorf(wire.CodeShuttingDown, "origin shutting down")
+		}
+		defer c.leave()
 		f, fi2, err := safepath.Open(root, rel)
 		if err != nil {
 			return nil, err
@@ -149,7 +193,7 @@ func (c *descCache) get(ctx context.Context, root *os.Root, rel string, fi fs.Fi
 		}
 		start := time.Now()
 		bs := object.BlockSizeFor(fi.Size())
-		hashes, digest, err := object.Describe(f, fi.Size(), bs)
+		hashes, digest, err := object.Describe(c.ctx, f, fi.Size(), bs)
 		if err != nil {
 			return nil, err
 		}

@@ -41,7 +41,7 @@ func (h *memHandler) Open(ctx context.Context, path string) (Object, error) {
 	}
 	h.opened++
 	bs := object.BlockSizeFor(int64(len(b)))
-	hs, d, err := object.Describe(bytes.NewReader(b), int64(len(b)), bs)
+	hs, d, err := object.Describe(context.Background(), bytes.NewReader(b), int64(len(b)), bs)
 	if err != nil {
 		return nil, err
 	}

@@ -276,7 +276,7 @@ func (sc *serverConn) goAway() {
 		return
 	}
 	sc.goaway = true
-	idle := len(sc.reqs) == 0
+	idle := sc.active == 0
 	sc.mu.Unlock()
 	_ = sc.snd.queue(wire.GoAway{Code: wire.CodeShuttingDown, Message: "node shutting down"}.Append(nil))
 	if idle {
@@ -590,7 +590,7 @@ func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
 			sc.finishError(f.Request, Errorf(wire.CodeCancelled, "cancelled"))
 			return
 		}
-		b := make([]byte, 0, int(f.Count)*wire.DigestLen)
+		b := make([]byte, 0, int(end-uint64(f.First))*wire.DigestLen)
 		for _, d := range hs[f.First:end] {
 			b = append(b, d[:]...)
 		}

@@ -12,8 +12,8 @@
 // once.
 //
 // The bound: a downstream connection that stops reading holds at most
-// MaxStreams READs × Window bytes of block buffers (16 MiB by default) out
-// of Memory (256 MiB). Connections beyond Memory / (MaxStreams × Window)
+// MaxStreams READs × max(Window, block size) bytes of block buffers (16 MiB
+// by default) out of Memory (256 MiB). Connections beyond Memory / (MaxStreams × Window)
 // that all stop reading at once make the others wait for buffers; peers
 // are authenticated members of the cluster, so this is a fault to fix, not
 // an attack to absorb.

@@ -29,7 +29,7 @@ type Config struct {
 	CacheSize int64 // disk budget of the cache; default 1 GiB
 
 	Conns    int   // connections to the upstreams in all; default 8
-	Pipeline int   // most requests in flight per connection; default 32
+	Pipeline int   // most requests in flight per connection; default 64
 	Memory   int64 // block buffers in memory; default 256 MiB
 	// Window is what one downstream READ may hold in block buffers ahead of
 	// what it has sent; default 1 MiB. With peer.Config.MaxStreams READs

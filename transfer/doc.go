@@ -46,7 +46,9 @@
 // Memory: each reader holds at most Config.Window bytes of blocks, and all
 // readers together at most Config.MemoryLimit (a reader waits for room before
 // it asks for a block, in block order, so the block a reader needs next
-// always gets room first). Requests in flight: Config.Pipeline per
+// always gets room first). Blocks ahead of a reader's next one may use only
+// three quarters of MemoryLimit, so that readers whose consumers stopped
+// cannot starve the others of their next blocks. Requests in flight: Config.Pipeline per
 // connection. Nothing grows with object size.
 //
 // # Caller's duties

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/wire"
@@ -33,7 +34,7 @@ type Config struct {
 	Peer      peer.Config // key, node name, MPTCP, limits of the connections
 
 	Conns     int           // connections in all, spread over the upstreams; default 8
-	Pipeline  int           // most requests in flight per connection; default 32 (see SchedulerConfig)
+	Pipeline  int           // most requests in flight per connection; default 64, at most half of Peer.MaxRequests (see SchedulerConfig)
 	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
 	Window    int64         // bytes a reader asks for ahead of its consumer; default 16 MiB
 
@@ -54,6 +55,8 @@ type Config struct {
 
 	// dial replaces peer.Dial in tests.
 	dial func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error)
+
+	describes int // descriptions fetched at once per connection, from Peer.MaxRequests
 }
 
 func (c *Config) setDefaults() error {
@@ -67,8 +70,16 @@ func (c *Config) setDefaults() error {
 		c.Conns = 8
 	}
 	if c.Pipeline <= 0 {
-		c.Pipeline = 32
+		c.Pipeline = 64
 	}
+	// A connection's calls (peer.Config.MaxRequests) must hold the
+	// pipeline and its cancelled requests, plus descriptions.
+	calls := c.Peer.MaxRequests
+	if calls <= 0 {
+		calls = 128
+	}
+	c.Pipeline = max(1, min(c.Pipeline, calls/2))
+	c.describes = max(1, min(maxDescribes, (calls-c.Pipeline)/2))
 	if c.Window <= 0 {
 		c.Window = 32 << 20
 	}
@@ -133,6 +144,11 @@ type Engine struct {
 
 	stats  counters
 	openRR atomic.Uint32
+
+	// ahead is the memory held for blocks beyond readers' next ones; it
+	// may not pass aheadLimit, three quarters of MemoryLimit.
+	ahead      atomic.Int64
+	aheadLimit int64
 }
 
 type counters struct {
@@ -170,7 +186,14 @@ type engConn struct {
 	handles map[ObjectID]*connHandle
 	reqs    map[*engReq]struct{} // requests in flight, cancelled ones included
 	current map[ChunkKey]*engReq // the request the Scheduler knows, per block
+	// describes bounds the descriptions fetched at once on the connection
+	// (each takes two of its request slots), so that a burst of opens
+	// leaves room for the reads.
+	describes chan struct{}
 }
+
+// maxDescribes is the size of engConn.describes.
+const maxDescribes = 16
 
 // engReq is a request in flight on a connection.
 type engReq struct {
@@ -248,6 +271,7 @@ type (
 	evOpened struct {
 		id  ConnID
 		obj ObjectID
+		h   *connHandle
 		ok  bool
 		err error
 	}
@@ -267,20 +291,21 @@ func New(cfg Config) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		mem:      semaphore.NewWeighted(cfg.MemoryLimit),
-		events:   make(chan any, 4096),
-		ctx:      ctx,
-		cancel:   cancel,
-		stored:   make(chan storeJob, 64),
-		sched:    sched,
-		conns:    make(map[ConnID]*engConn),
-		wants:    make(map[ChunkKey]*want),
-		dialing:  make(map[ConnID]UpstreamID),
-		byDigest: make(map[object.Digest]*objState),
-		readyGen: make(chan struct{}),
-		usable:   ^upSet(0),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		mem:        semaphore.NewWeighted(cfg.MemoryLimit),
+		aheadLimit: cfg.MemoryLimit / 4 * 3,
+		events:     make(chan any, 4096),
+		ctx:        ctx,
+		cancel:     cancel,
+		stored:     make(chan storeJob, 64),
+		sched:      sched,
+		conns:      make(map[ConnID]*engConn),
+		wants:      make(map[ChunkKey]*want),
+		dialing:    make(map[ConnID]UpstreamID),
+		byDigest:   make(map[object.Digest]*objState),
+		readyGen:   make(chan struct{}),
+		usable:     ^upSet(0),
 	}
 	e.manifests.init(cfg.MaxObjects, cfg.MaxHashBytes)
 	e.wg.Add(1)
@@ -342,6 +367,9 @@ func (e *Engine) loop() {
 			for _, c := range e.conns {
 				if len(c.reqs) > 0 {
 					e.sched.Activity(c.id, c.pc.LastData())
+					if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
+						e.sched.SetRTT(c.id, ti.RTT)
+					}
 				}
 			}
 			continue
@@ -423,7 +451,7 @@ func (e *Engine) handle(ev any) {
 		}
 		// Forget the handle, so that the object is opened again there
 		// when the upstream may serve it again.
-		if h := c.handles[ev.obj]; h != nil {
+		if h := c.handles[ev.obj]; h != nil && h == ev.h {
 			delete(c.handles, ev.obj)
 			if ev.err == nil {
 				c.pc.CloseHandle(h.h) // it opened, with other content
@@ -484,7 +512,8 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 	delete(e.dialErrs, e.cfg.Upstreams[up])
 	e.mu.Unlock()
 	c := &engConn{id: ev.id, up: up, addr: e.cfg.Upstreams[up], pc: ev.pc,
-		handles: make(map[ObjectID]*connHandle), reqs: make(map[*engReq]struct{}), current: make(map[ChunkKey]*engReq)}
+		handles: make(map[ObjectID]*connHandle), reqs: make(map[*engReq]struct{}), current: make(map[ChunkKey]*engReq),
+		describes: make(chan struct{}, e.cfg.describes)}
 	e.conns[ev.id] = c
 	e.wg.Add(1)
 	go func() {
@@ -537,7 +566,13 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 			if c != nil {
 				e.report.add(c.up, int64(len(ev.b.buf)))
 			}
-			e.sched.Completed(now, ev.id, key)
+			if stale {
+				// The block came whole on a request the Scheduler no
+				// longer counts: forget it and cancel its live copies.
+				e.sched.Drop(now, key)
+			} else {
+				e.sched.Completed(now, ev.id, key)
+			}
 		} else {
 			e.report.wasted += int64(len(ev.b.buf)) // a copy that lost, or nobody waits
 			if !stale {
@@ -545,6 +580,13 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 			}
 		}
 		ev.b.release()
+	case stale && ev.corrupt:
+		ev.b.release()
+		e.stats.corrupt.Add(1)
+		if c != nil {
+			e.log.Error("upstream sent a corrupt block; banning it", "upstream", c.addr, "object", ev.obj.meta.String(), "block", key.Index)
+		}
+		e.sched.BanUpstreamOf(now, ev.id)
 	case stale:
 		ev.b.release() // a cancelled copy that failed: nothing to report
 	case ev.corrupt:
@@ -576,6 +618,23 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 	}
 }
 
+// requestFailed handles a request that could not be sent on c: on a
+// connection that ended, the connection goes; on one that is only full
+// (peer.ErrTooMany), the block goes back to the queue.
+func (e *Engine) requestFailed(now time.Time, c *engConn, rq Request, err error) {
+	e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+	switch {
+	case c.pc.Err() != nil:
+		e.dropConn(now, c)
+	case c.pc.GoingAway():
+		e.sched.Drain(now, c.id)
+	case errors.Is(err, peer.ErrTooMany):
+	default:
+		e.log.Warn("cannot send a request; closing the connection", "upstream", c.addr, "err", err)
+		e.dropConn(now, c)
+	}
+}
+
 // closeConn closes a connection without holding up the loop (Close waits
 // for the connection's read loop, which may be posting to the loop).
 func (e *Engine) closeConn(pc *peer.Conn) {
@@ -591,8 +650,19 @@ func (e *Engine) dropConn(now time.Time, c *engConn) {
 	e.sched.Lost(now, c.id)
 }
 
-// apply carries out the Scheduler's actions.
+// apply carries out the Scheduler's actions, and those that carrying them
+// out gives rise to, until there are none.
 func (e *Engine) apply(timer *time.Timer) {
+	for range 16 {
+		if !e.applyOnce(timer) {
+			return
+		}
+	}
+}
+
+// applyOnce carries out one batch of actions and reports whether there was
+// any.
+func (e *Engine) applyOnce(timer *time.Timer) bool {
 	now := time.Now()
 	r := e.sched.Ready(now)
 	changed := false
@@ -640,6 +710,7 @@ func (e *Engine) apply(timer *time.Timer) {
 		e.readyDirty = false
 		e.publish()
 	}
+	return !r.Empty()
 }
 
 // publish refreshes the snapshot of ready connections that Open uses.
@@ -718,16 +789,21 @@ func (e *Engine) issue(now time.Time, rq Request) {
 		// batch): the Scheduler must forget it, not requeue it.
 		e.sched.Drop(now, rq.Chunk)
 		return
-	case c.pc.GoingAway() || c.pc.Err() != nil:
+	case c.pc.Err() != nil:
 		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
 		e.dropConn(now, c)
+		return
+	case c.pc.GoingAway():
+		// The server finishes what it has: let it, and send the rest
+		// elsewhere.
+		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.sched.Drain(now, rq.Conn)
 		return
 	}
 	obj := w.obj
 	h, err := e.handleFor(now, c, obj)
 	if err != nil {
-		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
-		e.dropConn(now, c)
+		e.requestFailed(now, c, rq, err)
 		return
 	}
 	idx := int(rq.Chunk.Index)
@@ -747,11 +823,8 @@ func (e *Engine) issue(now time.Time, rq Request) {
 		e.post(ev)
 	})
 	if err != nil {
-		// The connection ended or is going away (its callback will not
-		// run): requeue the block elsewhere.
 		b.release()
-		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
-		e.dropConn(now, c)
+		e.requestFailed(now, c, rq, err)
 		return
 	}
 	er.id = req
@@ -789,7 +862,7 @@ func (e *Engine) handleFor(now time.Time, c *engConn, obj *objState) (*connHandl
 		} else {
 			h.state.Store(handleBad)
 		}
-		e.post(evOpened{id: id, obj: objID, ok: ok, err: err})
+		e.post(evOpened{id: id, obj: objID, h: h, ok: ok, err: err})
 	})
 	if err != nil {
 		return nil, err

@@ -139,6 +139,16 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 			e.remember(path, meta, hashes)
 			return nil
 		}
+		if errors.Is(err, peer.ErrTooMany) && ctx.Err() == nil {
+			// The connection is full for a moment: not the upstream's
+			// fault. Try again shortly, this upstream included.
+			lastErr = err
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
 		var pe *peer.Error
 		if errors.As(err, &pe) && (pe.Code == wire.CodeForbidden || pe.Code == wire.CodeBadRequest) {
 			return err // the path's own answer: every node applies the same rules
@@ -163,6 +173,12 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 // behind the OPEN, so that the description and the hashes of an object of
 // up to MaxHashes blocks come in one round trip.
 func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.Meta, object.Hashes, error) {
+	select {
+	case c.describes <- struct{}{}:
+		defer func() { <-c.describes }()
+	case <-ctx.Done():
+		return object.Meta{}, nil, ctx.Err()
+	}
 	e.mu.Lock()
 	_, seen := e.manifests.m[path]
 	e.mu.Unlock()

@@ -35,6 +35,7 @@ type Reader struct {
 	have     map[int]*block // arrived, not consumed
 	asked    map[int]bool   // asked for, not arrived
 	reserved int64          // bytes of Engine.mem held
+	ahead    map[int]bool   // blocks whose memory counts against Engine.ahead
 	err      error
 	closed   bool
 	wake     chan struct{}
@@ -56,7 +57,7 @@ func (o *Object) NewReader(ctx context.Context, off, n int64) (*Reader, error) {
 	r := &Reader{
 		e: o.e, st: o.st, ctx: ctx, stop: func() { stopAfter(); cancel(nil) }, bs: bs, pos: off, end: off + n,
 		window: int(max(o.e.cfg.Window/m.BlockSize, 1)),
-		have:   make(map[int]*block), asked: make(map[int]bool),
+		have:   make(map[int]*block), asked: make(map[int]bool), ahead: make(map[int]bool),
 		wake: make(chan struct{}, 1),
 	}
 	if n > 0 {
@@ -77,18 +78,32 @@ func (r *Reader) fill(wait bool) {
 		if stop {
 			return
 		}
-		if wait && r.next == r.head {
+		ahead := r.next != r.head
+		switch {
+		case !ahead && wait:
 			if err := r.e.mem.Acquire(r.ctx, r.bs); err != nil {
 				r.fail(context.Cause(r.ctx))
 				return
 			}
-		} else if !r.e.mem.TryAcquire(r.bs) {
+		case ahead && r.e.ahead.Add(r.bs) > r.e.aheadLimit:
+			// Blocks ahead of the consumer may take only part of the
+			// memory: the rest is kept for readers' next blocks, so
+			// that readers whose consumers stopped cannot hold it all.
+			r.e.ahead.Add(-r.bs)
+			return
+		case !r.e.mem.TryAcquire(r.bs):
+			if ahead {
+				r.e.ahead.Add(-r.bs)
+			}
 			return
 		}
 		idx := r.next
 		r.next++
 		r.mu.Lock()
 		r.reserved += r.bs
+		if ahead {
+			r.ahead[idx] = true
+		}
 		r.mu.Unlock()
 		if r.fromStore(idx) {
 			continue
@@ -203,9 +218,14 @@ func (r *Reader) consume(n int) {
 	b := r.have[r.head]
 	delete(r.have, r.head)
 	r.reserved -= r.bs
+	ahead := r.ahead[r.head]
+	delete(r.ahead, r.head)
 	r.mu.Unlock()
 	b.release()
 	r.e.mem.Release(r.bs)
+	if ahead {
+		r.e.ahead.Add(-r.bs)
+	}
 	r.head++
 }
 
@@ -253,9 +273,10 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	have, asked, reserved := r.have, r.asked, r.reserved
-	r.have, r.asked, r.reserved = nil, nil, 0
+	have, asked, reserved, ahead := r.have, r.asked, r.reserved, len(r.ahead)
+	r.have, r.asked, r.reserved, r.ahead = nil, nil, 0, nil
 	r.mu.Unlock()
+	r.e.ahead.Add(-int64(ahead) * r.bs)
 	for _, b := range have {
 		b.release()
 	}

@@ -56,7 +56,7 @@ type SchedulerConfig struct {
 	Upstreams int // number of upstreams, 1..MaxUpstreams
 	Conns     int // connections in all, spread over the reachable upstreams; default 8
 
-	// Pipeline bounds the requests in flight per connection; default 32.
+	// Pipeline bounds the requests in flight per connection; default 64.
 	// Within it, each connection keeps about QueueTime of requests at its
 	// measured rate (at least MinPipeline, and MinPipeline until it has a
 	// rate): enough to cover a round trip, so that one connection can fill
@@ -90,7 +90,7 @@ func (c *SchedulerConfig) setDefaults() error {
 		}
 	}
 	def(&c.Conns, 8)
-	def(&c.Pipeline, 32)
+	def(&c.Pipeline, 64)
 	def(&c.MinPipeline, 4)
 	c.MinPipeline = min(c.MinPipeline, c.Pipeline)
 	defDur(&c.QueueTime, 500*time.Millisecond)
@@ -176,6 +176,7 @@ type conn struct {
 	avgSize  float64       // moving average of the sizes of the blocks it served
 	accBusy  time.Duration // the rate sample in progress: service time
 	accBytes int64         // and bytes completed in it
+	rtt      time.Duration // the connection's round trip, from the kernel; 0 if unknown
 	lastDone time.Time     // last completion, start of the next service period
 	lastData time.Time     // last time data arrived (Activity) or a request was sent to an idle conn
 	served   int           // completed requests
@@ -429,6 +430,34 @@ func (s *Scheduler) CancelEnded(now time.Time, id ConnID) {
 	if cn := s.conns[id]; cn != nil && cn.cancelling > 0 {
 		cn.cancelling--
 		s.maybeFinishDrain(cn)
+		s.step(now)
+	}
+}
+
+// SetRTT reports a connection's round-trip time (the kernel's smoothed
+// RTT), which sizes its pipeline.
+func (s *Scheduler) SetRTT(id ConnID, rtt time.Duration) {
+	if cn := s.conns[id]; cn != nil && rtt > 0 {
+		cn.rtt = rtt
+	}
+}
+
+// Drain stops giving work to a connection that can take no more (its peer
+// is going away); it is closed once its requests have ended.
+func (s *Scheduler) Drain(now time.Time, id ConnID) {
+	if cn := s.conns[id]; cn != nil && !cn.drain {
+		cn.drain = true
+		s.poolDirty = true
+		s.maybeFinishDrain(cn)
+		s.step(now)
+	}
+}
+
+// BanUpstreamOf bans the upstream of connection id, as a corrupt block
+// does, for a corrupt block that arrived on a request no longer counted.
+func (s *Scheduler) BanUpstreamOf(now time.Time, id ConnID) {
+	if cn := s.conns[id]; cn != nil {
+		s.ban(now, cn.up)
 		s.step(now)
 	}
 }
@@ -771,10 +800,11 @@ func (s *Scheduler) assign(now time.Time) {
 		return
 	}
 	conns := s.readyByRate()
+	s.copyLateAhead(now, conns)
 	for progress := true; progress && len(s.queue) > 0; {
 		progress = false
 		for _, cn := range conns {
-			if cn.busy() >= s.depth(cn) {
+			if cn.busy() >= s.depth(cn) || s.stalled(now, cn) {
 				continue
 			}
 			c := s.firstEligible(cn.up)
@@ -789,6 +819,62 @@ func (s *Scheduler) assign(now time.Time) {
 			progress = true
 		}
 	}
+}
+
+// stalled reports whether cn's oldest request is overdue by more than two
+// service times at its measured rate: it takes no new work until it moves.
+func (s *Scheduler) stalled(now time.Time, cn *conn) bool {
+	if cn.rate <= 0 || len(cn.inflight) == 0 {
+		return false
+	}
+	svc := serviceTime(int64(cn.avgSize), cn.rate)
+	return now.After(cn.lastDone.Add(3*svc + lateSlack))
+}
+
+// copyLateAhead gives the most urgent late blocks, those queued work would
+// otherwise pass, a copy on a connection with room, before queued blocks
+// are handed out: a reader waits for its next block, and a stalled
+// connection holds it.
+func (s *Scheduler) copyLateAhead(now time.Time, conns []*conn) {
+	if s.cfg.MaxCopies < 2 || len(s.queue) == 0 {
+		return
+	}
+	head := s.queue[0].seq
+	var late []*chunk
+	for _, c := range s.chunks {
+		if !c.queued && c.seq < head && len(c.copies) < s.cfg.MaxCopies && s.isLate(now, c) {
+			late = append(late, c)
+		}
+	}
+	slices.SortFunc(late, func(a, b *chunk) int { return cmp.Compare(a.seq, b.seq) })
+	for _, c := range late[:min(len(late), 4)] {
+		for _, cn := range conns {
+			if cn.busy() < s.depth(cn) && !s.stalled(now, cn) && !c.hasCopy(cn.id) && s.eligibleSet(c).has(cn.up) {
+				s.send(now, cn, c)
+				s.duplicates++
+				break
+			}
+		}
+	}
+}
+
+// isLate reports whether c's first copy is overdue: its connection, at its
+// measured rate and with the requests ahead of it, should have delivered it
+// more than two service times ago.
+func (s *Scheduler) isLate(now time.Time, c *chunk) bool {
+	owner := s.conns[c.copies[0].conn]
+	if owner == nil {
+		return false
+	}
+	pos := slices.Index(owner.inflight, c)
+	if pos < 0 {
+		return false
+	}
+	if owner.rate <= 0 {
+		return now.Sub(c.copies[0].start) > s.cfg.StallTimeout/4
+	}
+	svc := serviceTime(c.size, owner.rate)
+	return now.After(owner.lastDone.Add(time.Duration(pos+1)*svc + 2*svc + lateSlack))
 }
 
 // finishIfSent estimates when cn would deliver one more block of size bytes
@@ -829,7 +915,7 @@ func (s *Scheduler) othersFinishFirst(now time.Time, cn *conn, c *chunk, conns [
 		if !ok || !t.Add(lateSlack).Before(mine) {
 			continue
 		}
-		n += 1 + int(mine.Sub(t)/serviceTime(c.size, o.rate))
+		n += 1 + int(mine.Sub(t)/max(serviceTime(c.size, o.rate), time.Microsecond))
 		if n >= len(s.queue) {
 			return true
 		}
@@ -996,7 +1082,11 @@ func (s *Scheduler) depth(cn *conn) int {
 	if cn.rate <= 0 || cn.avgSize <= 0 {
 		return s.cfg.MinPipeline
 	}
-	d := int(math.Ceil(cn.rate * s.cfg.QueueTime.Seconds() / cn.avgSize))
+	// A request takes a round trip before its first byte comes back, so
+	// the connection must keep a round trip's worth in flight on top of
+	// the queue it should hold; without it, on a path whose round trip
+	// exceeds QueueTime, rate and depth would shrink each other.
+	d := int(math.Ceil(cn.rate * (s.cfg.QueueTime + cn.rtt).Seconds() / cn.avgSize))
 	return min(max(d, s.cfg.MinPipeline), s.cfg.Pipeline)
 }
 

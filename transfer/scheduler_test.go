@@ -112,15 +112,25 @@ func (m *sim) apply() {
 			} else {
 				m.conns[d.Conn] = &simConn{id: d.Conn, up: d.Upstream, pending: map[ChunkKey]bool{}}
 				m.s.Dialed(m.now, d.Conn, true)
+				m.s.SetRTT(d.Conn, up.rtt) // as the engine does from TCP_INFO
 			}
 			m.apply()
 		})
 	}
 	for _, c := range r.Cancels {
 		m.cancels++
-		if sc := m.conns[c.Conn]; sc != nil {
-			delete(sc.pending, c.Chunk)
+		sc := m.conns[c.Conn]
+		if sc == nil {
+			continue
 		}
+		delete(sc.pending, c.Chunk)
+		// The server answers the CANCEL a round trip later; the driver
+		// then reports that the cancelled request ended.
+		id := c.Conn
+		m.at(m.ups[sc.up].rtt, func() {
+			m.s.CancelEnded(m.now, id)
+			m.apply()
+		})
 	}
 	for _, rq := range r.Requests {
 		m.requests++
@@ -195,8 +205,11 @@ func (m *sim) apply() {
 func (m *sim) check() {
 	s := m.s
 	for _, cn := range s.conns {
-		if len(cn.inflight) > s.cfg.Pipeline {
-			m.t.Fatalf("conn %d has %d requests in flight, pipeline %d", cn.id, len(cn.inflight), s.cfg.Pipeline)
+		if cn.busy() > s.cfg.Pipeline {
+			m.t.Fatalf("conn %d has %d requests in flight and %d cancelled, pipeline %d", cn.id, len(cn.inflight), cn.cancelling, s.cfg.Pipeline)
+		}
+		if cn.cancelling < 0 {
+			m.t.Fatalf("conn %d: %d cancelling", cn.id, cn.cancelling)
 		}
 		if !cn.ready && len(cn.inflight) > 0 {
 			m.t.Fatalf("conn %d not ready but has requests", cn.id)

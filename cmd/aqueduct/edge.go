@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/edge"
 	"github.com/aqueduct-cdn/aqueduct/internal/conf"
@@ -18,11 +19,12 @@ spread over the upstreams, verified block by block and streamed in order.`)
 	fs.Var(&ups, "upstream", "upstream peer addresses (relays or the origin), comma-separated (required)")
 	httpAddr := fs.String("http", ":8081", "HTTP listen address")
 	conns := fs.Int("conns", 8, "connections to the upstreams in all")
-	pipeline := fs.Int("pipeline", 32, "most requests in flight per connection (each keeps about 500 ms of requests at its rate)")
+	pipeline := fs.Int("pipeline", 64, "most requests in flight per connection (each keeps about 500 ms of requests at its rate)")
 	window := conf.Size(32 << 20)
 	fs.Var(&window, "window", "bytes fetched ahead of each player")
 	memory := conf.Size(256 << 20)
 	fs.Var(&memory, "memory", "memory for block buffers of all requests")
+	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "cut off a player that takes nothing for this long")
 	cacheDir := fs.String("cache-dir", "", "block cache directory (default: no disk cache)")
 	cacheSize := conf.Size(1 << 30)
 	fs.Var(&cacheSize, "cache-size", "disk budget of the cache")
@@ -34,7 +36,7 @@ spread over the upstreams, verified block by block and streamed in order.`)
 	}
 	e, err := edge.New(edge.Config{
 		Upstreams: ups, HTTPAddr: *httpAddr, AllowOrigins: allow, Conns: *conns, Pipeline: *pipeline,
-		Window: int64(window), Memory: int64(memory), CacheDir: *cacheDir, CacheSize: int64(cacheSize),
+		Window: int64(window), Memory: int64(memory), WriteTimeout: *writeTimeout, CacheDir: *cacheDir, CacheSize: int64(cacheSize),
 		Peer: pc, Logger: log,
 	})
 	if err != nil {

@@ -46,7 +46,7 @@ type entry struct {
 // Put adds an object.
 func (h *Handler) Put(path string, data []byte) object.Meta {
 	bs := object.BlockSizeFor(int64(len(data)))
-	hs, d, err := object.Describe(bytes.NewReader(data), int64(len(data)), bs)
+	hs, d, err := object.Describe(context.Background(), bytes.NewReader(data), int64(len(data)), bs)
 	if err != nil {
 		panic(err)
 	}

@@ -1,0 +1,44 @@
+package tcpinfo
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Info is a snapshot of a connection's TCP state.
+type Info struct {
+	RTT          time.Duration // smoothed round-trip time
+	MinRTT       time.Duration // the lowest seen: the path's delay without queueing
+	Cwnd         uint32        // congestion window, in segments
+	DeliveryRate uint64        // bytes per second, the kernel's last estimate
+	TotalRetrans uint32        // segments retransmitted over the connection's life
+}
+
+// Errors Get returns.
+var (
+	ErrUnsupported = errors.New("tcpinfo: not supported on this platform")
+	ErrNotTCP      = errors.New("tcpinfo: not a TCP connection")
+)
+
+// Get reads c's TCP state. c must be a *net.TCPConn or wrap one (a type
+// with a NetConn method, as crypto/tls.Conn has).
+func Get(c net.Conn) (Info, error) {
+	for {
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = w.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return Info{}, ErrNotTCP
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return Info{}, err
+	}
+	return get(rc)
+}

@@ -1,0 +1,31 @@
+package transfer
+
+import (
+	"testing"
+	"time"
+)
+
+// One connection on a long, fat path: its depth covers a round trip on top
+// of QueueTime. Without the round trip, on a path whose RTT exceeds
+// QueueTime the measured rate (depth*size/RTT) and the depth
+// (rate*QueueTime/size) shrank each other to MinPipeline: 13.5 Mbit/s of 100
+// at 600 ms.
+func TestScheduler_longPathKeepsRoundTripInFlight(t *testing.T) {
+	for _, rtt := range []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, 800 * time.Millisecond} {
+		p := &simUp{rate: mbps(100), rtt: rtt}
+		m := newSim(t, SchedulerConfig{Conns: 1}, p)
+		m.start()
+		m.settle(time.Second)
+		start := m.now
+		const n = 1000
+		m.wantWindowed(1, n, 128)
+		m.run(60 * time.Minute)
+		d := m.now.Sub(start)
+		got := float64(n*blockSize*8) / d.Seconds() / 1e6
+		st := m.s.Stats()
+		t.Logf("rtt %v: %d blocks in %v: %.1f Mbit/s of 100; depths %v rates %v", rtt, n, d, got, st.Depths, st.Rates)
+		if got < 70 { // the ramp from MinPipeline takes a few round trips
+			t.Errorf("rtt %v: %.1f Mbit/s, want at least 70 of 100", rtt, got)
+		}
+	}
+}
