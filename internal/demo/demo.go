@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/aqueduct-cdn/aqueduct/edge"
 	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/randfile"
 	"github.com/aqueduct-cdn/aqueduct/origin"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/relay"
@@ -261,31 +261,15 @@ func EnsureLarge(path string, size int64) (string, error) {
 		return "", err
 	}
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return "", err
-	}
 	defer os.Remove(tmp)
-	h := sha256.New()
-	src := rand.NewChaCha8([32]byte{'a', 'q', 'u', 'e', 'd', 'u', 'c', 't'})
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		b := buf[:min(int64(len(buf)), left)]
-		src.Read(b)
-		h.Write(b)
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return "", err
-		}
-		left -= int64(len(b))
-	}
-	if err := f.Close(); err != nil {
+	sum, err := randfile.Write(tmp, [32]byte{'a', 'q', 'u', 'e', 'd', 'u', 'c', 't'}, size)
+	if err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Fetch downloads url and returns how long it took, how many bytes came

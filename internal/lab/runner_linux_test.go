@@ -1,0 +1,102 @@
+package lab_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/lab"
+	"github.com/aqueduct-cdn/aqueduct/internal/lab/labtest"
+)
+
+const runnerExperiment = `
+name: runner-test
+repeat: 1
+timeout: 3s
+congestion: [reno]
+content: {f.bin: 300KB}
+measure: {file: f.bin}
+vars:
+  serve: "{{.Aqueduct}} lab fileserver --root {{.Content}} --listen :8080"
+hosts:
+  a: {}
+  b: {}
+  c: {}
+links:
+  - {between: [a, b], rate: 20Mbit, delay: 2ms}
+  - {between: [b, c], rate: 20Mbit, delay: 2ms, loss: 0.5%}
+compare: {baseline: direct}
+cases:
+  - name: direct
+    model: [a, b, c]
+    services:
+      - {name: files, host: a, run: '{{var "serve"}}', ready: {log: listening}}
+    client: {host: c, run: 'curl -sS --fail -o {{.Out}} http://{{addr "a"}}:8080/{{.File}}'}
+  - name: relay
+    services:
+      - {name: files, host: a, run: '{{var "serve"}}', ready: {log: listening}}
+      - {name: relay, host: b, run: '{{.Aqueduct}} lab splice --listen :8080 --to {{addr "a"}}:8080', ready: {tcp: ":8080"}}
+    client: {host: c, run: 'curl -sS --fail -o {{.Out}} http://{{addr "b" "c"}}:8080/{{.File}}'}
+  - name: broken service
+    services:
+      - {name: broken, host: a, run: 'echo cannot start >&2; exit 3', ready: {log: listening}}
+    client: {host: c, run: 'true'}
+  - name: cut
+    client: {host: c, run: 'head -c 1000 {{.Content}}/{{.File}} > {{.Out}}; exec sleep 30'}
+  - name: corrupt
+    client: {host: c, run: 'head -c {{.Size}} /dev/zero > {{.Out}}'}
+`
+
+func TestRun_casesFailingAndCutAreReported(t *testing.T) {
+	labtest.RequireRoot(t)
+	id := labtest.ID(t) // fails the test if the run leaves anything behind
+	e, err := lab.ParseExperiment([]byte(runnerExperiment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	res, err := lab.Run(ctx, e, lab.RunOptions{Out: out, ID: id, Capture: true, Aqueduct: "env " + asAqueductEnv + "=1 " + os.Args[0]})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	byCase := map[string]lab.RunResult{}
+	for _, r := range res.Runs {
+		byCase[r.Case] = r
+		t.Logf("%s: ok %v, %.2f Mbit/s, %.2f s, partial %v, error %q", r.Case, r.OK, r.Mbps, r.Seconds, r.Partial, r.Error)
+	}
+	for _, name := range []string{"direct", "relay"} {
+		if r := byCase[name]; !r.OK || r.Partial || r.Bytes != 300e3 || r.Mbps <= 0 || r.Mbps > 20 {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	if r := byCase["broken service"]; r.OK || !strings.Contains(r.Error, "exited before it was ready") || !strings.Contains(r.Error, "cannot start") {
+		t.Errorf("broken service: %+v", r)
+	}
+	if r := byCase["cut"]; !r.OK || !r.Partial || r.Bytes != 1000 || r.Seconds != 3 {
+		t.Errorf("cut: %+v", r)
+	}
+	if r := byCase["corrupt"]; r.OK || !strings.Contains(r.Error, "SHA-256") {
+		t.Errorf("corrupt: %+v", r)
+	}
+	if r := byCase["direct"]; len(r.Links) != 2 || r.Links[1].AB.DeliveredPackets == 0 || r.Hosts["a"].TCPOutSegs == 0 {
+		t.Errorf("direct: no link or host counters: %+v %+v", r.Links, r.Hosts)
+	}
+	for _, f := range []string{"results.json", "results.md", "plot.svg", "logs/reno/direct/1/client.log", "logs/reno/relay/1/relay.log", "pcap/a-b.pcap", "pcap/c-b.pcap"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "results.md"))
+	if !strings.Contains(string(md), "| reno | direct | 1/1 |") || !strings.Contains(string(md), "## Failed runs") {
+		t.Errorf("results.md:\n%s", md)
+	}
+	if st, err := os.Stat(filepath.Join(out, "pcap/a-b.pcap")); err != nil || st.Size() < 300e3*128/1500 {
+		t.Errorf("capture of a→b: %v, %v", st, err)
+	}
+	// Namespaces and the work directory are gone (labtest.ID checks).
+}
