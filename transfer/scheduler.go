@@ -821,20 +821,21 @@ func (s *Scheduler) assign(now time.Time) {
 	}
 }
 
-// stalled reports whether cn's oldest request is overdue by more than two
-// service times at its measured rate: it takes no new work until it moves.
+// stalled reports whether cn has requests in flight and no data has come
+// on it for a second or three round trips, whichever is longer: a
+// retransmission timeout or a path that black-holes, not the ordinary
+// unevenness of a lossy link. A stalled connection takes no new work.
 func (s *Scheduler) stalled(now time.Time, cn *conn) bool {
-	if cn.rate <= 0 || len(cn.inflight) == 0 {
+	if len(cn.inflight) == 0 {
 		return false
 	}
-	svc := serviceTime(int64(cn.avgSize), cn.rate)
-	return now.After(cn.lastDone.Add(3*svc + lateSlack))
+	return now.Sub(cn.lastData) > max(time.Second, 3*cn.rtt)
 }
 
-// copyLateAhead gives the most urgent late blocks, those queued work would
-// otherwise pass, a copy on a connection with room, before queued blocks
-// are handed out: a reader waits for its next block, and a stalled
-// connection holds it.
+// copyLateAhead gives the most urgent blocks held by stalled connections,
+// those queued work would otherwise pass, a copy on a connection with
+// room, before queued blocks are handed out: a reader waits for its next
+// block, and a stalled connection holds it.
 func (s *Scheduler) copyLateAhead(now time.Time, conns []*conn) {
 	if s.cfg.MaxCopies < 2 || len(s.queue) == 0 {
 		return
@@ -842,7 +843,10 @@ func (s *Scheduler) copyLateAhead(now time.Time, conns []*conn) {
 	head := s.queue[0].seq
 	var late []*chunk
 	for _, c := range s.chunks {
-		if !c.queued && c.seq < head && len(c.copies) < s.cfg.MaxCopies && s.isLate(now, c) {
+		if c.queued || c.seq >= head || len(c.copies) >= s.cfg.MaxCopies {
+			continue
+		}
+		if owner := s.conns[c.copies[0].conn]; owner != nil && s.stalled(now, owner) {
 			late = append(late, c)
 		}
 	}
@@ -856,25 +860,6 @@ func (s *Scheduler) copyLateAhead(now time.Time, conns []*conn) {
 			}
 		}
 	}
-}
-
-// isLate reports whether c's first copy is overdue: its connection, at its
-// measured rate and with the requests ahead of it, should have delivered it
-// more than two service times ago.
-func (s *Scheduler) isLate(now time.Time, c *chunk) bool {
-	owner := s.conns[c.copies[0].conn]
-	if owner == nil {
-		return false
-	}
-	pos := slices.Index(owner.inflight, c)
-	if pos < 0 {
-		return false
-	}
-	if owner.rate <= 0 {
-		return now.Sub(c.copies[0].start) > s.cfg.StallTimeout/4
-	}
-	svc := serviceTime(c.size, owner.rate)
-	return now.After(owner.lastDone.Add(time.Duration(pos+1)*svc + 2*svc + lateSlack))
 }
 
 // finishIfSent estimates when cn would deliver one more block of size bytes
