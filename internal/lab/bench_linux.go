@@ -83,6 +83,7 @@ func benchOne(ctx context.Context, tb *Testbed, cfg BenchConfig, to string, size
 	defer sink.Stop(time.Second)
 	time.Sleep(200 * time.Millisecond) // the sink binds
 	hc0, _ := tb.Counters(ctx, "a")
+	tb.ResetMaxLate() // this load's worst lateness, not the previous one's
 	before := tb.LinkStats()[0].AB
 	var ru0 unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
