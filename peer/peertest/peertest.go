@@ -116,6 +116,13 @@ func Start(t testing.TB, cfg peer.Config, h *Handler) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return StartOn(t, ln, cfg, h)
+}
+
+// StartOn serves h on ln (a listener in a lab namespace, say) until Stop or
+// the end of the test.
+func StartOn(t testing.TB, ln net.Listener, cfg peer.Config, h *Handler) *Server {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
