@@ -132,16 +132,15 @@ func slowGet(ctx context.Context, url string, rate float64) (int64, string, erro
 // grow above idle while one slow client downloads a 256 MiB object.
 //
 // The edge must not fetch faster than its client reads: a reader asks for
-// blocks at most Window (16 MiB by default) past what its consumer has read,
+// blocks at most Window (32 MiB by default) past what its consumer has read,
 // and all readers together hold at most Memory (256 MiB). So for one client
-// the block buffers stay within 16 MiB. On top of that come the block
-// pool's churn and the Go garbage collector, which with GOGC=100 lets the
-// heap grow to about twice what is live (so ~32 MiB), and per-connection
-// buffers (8 peer connections, one HTTP connection: well under 8 MiB).
-// 64 MiB is that with room to spare, and it is still a quarter of both the
-// object and the Memory limit: an edge that ignored its window (buffering
-// as fast as the relays send, ~256 MiB here) or that kept delivered blocks
-// would exceed it by far.
+// the block buffers stay within 32 MiB. On top of that come the Go garbage
+// collector, which with GOGC=100 lets the heap grow to about twice what is
+// live, and per-connection buffers (8 peer connections, one HTTP
+// connection: well under 8 MiB). 64 MiB is what the window and its garbage
+// may reach, and a quarter of both the object and the Memory limit: an
+// edge that ignored its window (buffering as fast as the relays send,
+// ~256 MiB here) or that kept delivered blocks would exceed it by far.
 const edgeGrowthBound = 64 << 20
 
 // TestEdgeSlowClientMemory has a client read a 256 MiB object through the
