@@ -14,14 +14,8 @@ func TestScheduler_longPathKeepsRoundTripInFlight(t *testing.T) {
 	for _, rtt := range []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, 800 * time.Millisecond} {
 		p := &simUp{rate: mbps(100), rtt: rtt}
 		m := newSim(t, SchedulerConfig{Conns: 1}, p)
-		m.start()
-		m.settle(time.Second)
-		start := m.now
 		const n = 1000
-		m.wantWindowed(1, n, 128)
-		m.run(60 * time.Minute)
-		d := m.now.Sub(start)
-		got := float64(n*blockSize*8) / d.Seconds() / 1e6
+		d, got := m.windowedThroughput(n, 128, 60*time.Minute)
 		st := m.s.Stats()
 		t.Logf("rtt %v: %d blocks in %v: %.1f Mbit/s of 100; depths %v rates %v", rtt, n, d, got, st.Depths, st.Rates)
 		if got < 70 { // the ramp from MinPipeline takes a few round trips

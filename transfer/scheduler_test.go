@@ -684,67 +684,51 @@ func (m *sim) wantWindowed(obj ObjectID, n, window int) {
 	m.apply()
 }
 
+// windowedThroughput starts the simulation, lets connections settle for a
+// second, then has a reader with a window of window blocks fetch n blocks
+// of object 1 and returns how long that took and the goodput in Mbit/s.
+func (m *sim) windowedThroughput(n, window int, limit time.Duration) (time.Duration, float64) {
+	m.start()
+	m.settle(time.Second)
+	start := m.now
+	m.wantWindowed(1, n, window)
+	m.run(limit)
+	d := m.now.Sub(start)
+	return d, float64(n*blockSize*8) / d.Seconds() / 1e6
+}
+
 // On two paths of different speed and delay, with a reader's window, the
-// transfer runs near the sum of the paths.
+// transfer runs near the sum of the paths, with one connection per path or
+// four each, with a short pipeline or the default one.
 func TestScheduler_twoPathsWindowed(t *testing.T) {
-	// Seed 001's lab paths, four connections each: 100 Mbit/s at 150 ms
-	// and 40 Mbit/s at 200 ms.
-	p1 := &simUp{rate: mbps(25), rtt: 150 * time.Millisecond}
-	p2 := &simUp{rate: mbps(10), rtt: 200 * time.Millisecond}
-	m := newSim(t, SchedulerConfig{Conns: 8, Pipeline: 4}, p1, p2)
-	m.start()
-	m.settle(time.Second)
-	start := m.now
-	const n = 800
-	m.wantWindowed(1, n, 64)
-	m.run(10 * time.Minute)
-	if len(m.completed) != n {
-		t.Fatalf("completed %d", len(m.completed))
-	}
-	d := m.now.Sub(start)
-	got := float64(n*blockSize*8) / d.Seconds() / 1e6
-	t.Logf("%d blocks in %v: %.1f Mbit/s of 140; per upstream %v, %d requests", n, d, got, m.perUp, m.requests)
-	if got < 120 {
-		t.Fatalf("%.1f Mbit/s, want at least 120 of the 140 the paths carry", got)
-	}
-}
-
-// One connection per path fills both paths: each keeps enough requests in
-// flight to cover its round trip at its rate.
-func TestScheduler_oneConnectionFillsALongPath(t *testing.T) {
-	p1 := &simUp{rate: mbps(80), rtt: 150 * time.Millisecond}
-	p2 := &simUp{rate: mbps(35), rtt: 200 * time.Millisecond}
-	m := newSim(t, SchedulerConfig{Conns: 2}, p1, p2)
-	m.start()
-	m.settle(time.Second)
-	start := m.now
-	const n = 800
-	m.wantWindowed(1, n, 64)
-	m.run(10 * time.Minute)
-	d := m.now.Sub(start)
-	got := float64(n*blockSize*8) / d.Seconds() / 1e6
-	t.Logf("%d blocks in %v: %.1f Mbit/s of 115; per upstream %v, %d requests", n, d, got, m.perUp, m.requests)
-	if got < 100 {
-		t.Fatalf("%.1f Mbit/s, want at least 100 of the 115 the two connections carry", got)
-	}
-}
-
-// The same paths with four connections each and the default pipeline.
-func TestScheduler_manyConnectionsTwoPaths(t *testing.T) {
-	p1 := &simUp{rate: mbps(25), rtt: 150 * time.Millisecond}
-	p2 := &simUp{rate: mbps(10), rtt: 200 * time.Millisecond}
-	m := newSim(t, SchedulerConfig{Conns: 8}, p1, p2)
-	m.start()
-	m.settle(time.Second)
-	start := m.now
-	const n = 800
-	m.wantWindowed(1, n, 64)
-	m.run(10 * time.Minute)
-	d := m.now.Sub(start)
-	got := float64(n*blockSize*8) / d.Seconds() / 1e6
-	t.Logf("%d blocks in %v: %.1f Mbit/s of 140; per upstream %v, %d requests", n, d, got, m.perUp, m.requests)
-	if got < 120 {
-		t.Fatalf("%.1f Mbit/s, want at least 120 of 140", got)
+	// Seed 001's lab paths: 100 Mbit/s at 150 ms and 40 Mbit/s at 200 ms,
+	// split over the connections of each path.
+	for _, tc := range []struct {
+		name           string
+		cfg            SchedulerConfig
+		rate1, rate2   float64 // per connection, Mbit/s
+		carry, atLeast float64 // Mbit/s
+	}{
+		{"four connections each, pipeline 4", SchedulerConfig{Conns: 8, Pipeline: 4}, 25, 10, 140, 120},
+		// One connection per path fills both paths: each keeps enough
+		// requests in flight to cover its round trip at its rate.
+		{"one connection each", SchedulerConfig{Conns: 2}, 80, 35, 115, 100},
+		{"four connections each, default pipeline", SchedulerConfig{Conns: 8}, 25, 10, 140, 120},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p1 := &simUp{rate: mbps(tc.rate1), rtt: 150 * time.Millisecond}
+			p2 := &simUp{rate: mbps(tc.rate2), rtt: 200 * time.Millisecond}
+			m := newSim(t, tc.cfg, p1, p2)
+			const n = 800
+			d, got := m.windowedThroughput(n, 64, 10*time.Minute)
+			if len(m.completed) != n {
+				t.Fatalf("completed %d", len(m.completed))
+			}
+			t.Logf("%d blocks in %v: %.1f Mbit/s of %.0f; per upstream %v, %d requests", n, d, got, tc.carry, m.perUp, m.requests)
+			if got < tc.atLeast {
+				t.Fatalf("%.1f Mbit/s, want at least %.0f of the %.0f the paths carry", got, tc.atLeast, tc.carry)
+			}
+		})
 	}
 }
 
