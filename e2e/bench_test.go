@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer"
 )
@@ -46,7 +45,7 @@ var freshSeq uint64
 // peerFetch fetches path from upstreams with a transfer engine in this
 // process (8 connections, as the roles use), timing only the fetch: the
 // engine is made and its connections come up with the timer stopped.
-func peerFetch(b *testing.B, key clusterkey.Key, upstreams []string, path string, size int64) {
+func peerFetch(b *testing.B, key peer.Key, upstreams []string, path string, size int64) {
 	b.Helper()
 	b.StopTimer()
 	e, err := transfer.New(transfer.Config{Upstreams: upstreams, Conns: 8,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/peer"
 )
 
 // waitExit waits for a process that should end on its own.
@@ -106,7 +106,7 @@ func TestKeygen(t *testing.T) {
 			t.Fatalf("exit status %d; stderr:\n%s", c, p.stderr.String())
 		}
 		s := strings.TrimSpace(p.stdout.String())
-		if _, err := clusterkey.Parse(s); err != nil {
+		if _, err := peer.ParseKey(s); err != nil {
 			t.Fatalf("keygen printed %q: %v", s, err)
 		}
 		keys = append(keys, s)

@@ -23,6 +23,7 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/internal/demo"
 	"github.com/aqueduct-cdn/aqueduct/internal/randfile"
+	"github.com/aqueduct-cdn/aqueduct/peer"
 )
 
 // Set by TestMain.
@@ -118,7 +119,7 @@ func childEnv() []string {
 	return env
 }
 
-func loadKey(t testing.TB, file string) clusterkey.Key {
+func loadKey(t testing.TB, file string) peer.Key {
 	t.Helper()
 	k, err := clusterkey.Load(file)
 	if err != nil {

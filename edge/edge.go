@@ -15,6 +15,7 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/internal/store"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer"
+	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
 // Config configures an Edge. Upstreams and Peer.Key are required.
@@ -182,7 +183,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	o, err := h.engine.Open(r.Context(), rel)
 	if err != nil {
-		status := peer.HTTPStatus(err)
+		status := httpStatus(err)
 		if status >= 500 {
 			h.log.Warn("cannot open object upstream", "path", rel, "err", err)
 		}
@@ -223,6 +224,27 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 }
 
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// httpStatus is the status the edge answers with when no upstream could
+// open an object: the upstreams' own answer for the path where they gave
+// one, 503 when they are busy or going away, else 502.
+func httpStatus(err error) int {
+	var pe *peer.Error
+	if !errors.As(err, &pe) {
+		return http.StatusBadGateway
+	}
+	switch pe.Code {
+	case wire.CodeNotFound:
+		return http.StatusNotFound
+	case wire.CodeForbidden:
+		return http.StatusForbidden
+	case wire.CodeBadRequest:
+		return http.StatusBadRequest
+	case wire.CodeTooMany, wire.CodeShuttingDown, wire.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
 
 func statusLine(status int) string {
 	switch status {

@@ -3,7 +3,6 @@ package edge
 import (
 	"bytes"
 	"fmt"
-	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"io"
 	"log/slog"
 	"net"
@@ -12,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
+
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
@@ -20,7 +20,7 @@ import (
 )
 
 // newEdge serves the edge handler over an engine fetching from upstreams.
-func newEdge(t *testing.T, key clusterkey.Key, upstreams ...string) *httptest.Server {
+func newEdge(t *testing.T, key peer.Key, upstreams ...string) *httptest.Server {
 	t.Helper()
 	log := aqtest.Logger(t, slog.LevelInfo)
 	e, err := transfer.New(transfer.Config{Upstreams: upstreams, Peer: peer.Config{Key: key}, Conns: 4, Logger: log})
@@ -54,7 +54,7 @@ func get(t *testing.T, method, url string, hdr map[string]string) (*http.Respons
 }
 
 func TestEdge_HTTPSemantics(t *testing.T) {
-	key, _ := clusterkey.Generate()
+	key, _ := peer.GenerateKey()
 	data := peertest.RandomBytes(3<<20+17, 1)
 	h := &peertest.Handler{}
 	meta := h.Put("v/a.mp4", data)
@@ -101,7 +101,7 @@ func TestEdge_HTTPSemantics(t *testing.T) {
 }
 
 func TestEdge_errors(t *testing.T) {
-	key, _ := clusterkey.Generate()
+	key, _ := peer.GenerateKey()
 	h := &peertest.Handler{}
 	h.Put("a", []byte("x"))
 	up := peertest.Start(t, peer.Config{Key: key}, h)
@@ -149,7 +149,7 @@ func rawGet(t *testing.T, addr, path string) int {
 }
 
 func TestEdge_unreachableIs502(t *testing.T) {
-	key, _ := clusterkey.Generate()
+	key, _ := peer.GenerateKey()
 	srv := newEdge(t, key, peertest.FreeAddr(t))
 	start := time.Now()
 	resp, _ := get(t, "GET", srv.URL+"/a", nil)

@@ -16,7 +16,8 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
-// Digest is a SHA-256 value: a block hash or an object digest.
+// Digest is a SHA-256 value: a block hash or an object digest. It is the
+// same type as wire.Digest, the one digest type of Aqueduct.
 type Digest = wire.Digest
 
 // DigestSize is the length of a Digest in bytes.

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
@@ -19,9 +18,9 @@ import (
 )
 
 // startOrigin runs an Origin over dir on loopback ports.
-func startOrigin(t *testing.T, dir string) (*Origin, clusterkey.Key) {
+func startOrigin(t *testing.T, dir string) (*Origin, peer.Key) {
 	t.Helper()
-	key, err := clusterkey.Generate()
+	key, err := peer.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +135,7 @@ func TestOrigin_peerSide(t *testing.T) {
 }
 
 func TestOrigin_refusesWithoutRoot(t *testing.T) {
-	key, _ := clusterkey.Generate()
+	key, _ := peer.GenerateKey()
 	for _, root := range []string{"", filepath.Join(t.TempDir(), "missing")} {
 		if _, err := New(Config{Root: root, HTTPAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", Peer: peer.Config{Key: key}}); err == nil {
 			t.Errorf("New with root %q succeeded", root)

@@ -38,7 +38,7 @@ func (h *peerHandler) Open(ctx context.Context, rel string) (peer.Object, error)
 			if se.Status != 404 {
 				h.log.Info("peer request refused", "path", rel, "reason", se.Reason)
 			}
-			return nil, peer.ErrorForStatus(se.Status, se.Reason)
+			return nil, peer.Errorf(se.Code(), "%s", se.Reason)
 		}
 		h.log.Error("open failed", "path", rel, "err", err)
 		return nil, err

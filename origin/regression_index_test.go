@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 )
 
@@ -29,7 +28,7 @@ func TestOrigin_indexStopsWithRun(t *testing.T) {
 		}
 		f.Close()
 	}
-	key, _ := clusterkey.Generate()
+	key, _ := peer.GenerateKey()
 	o, err := New(Config{Root: dir, HTTPAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0", Peer: peer.Config{Key: key}})
 	if err != nil {
 		t.Fatal(err)

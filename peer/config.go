@@ -4,15 +4,15 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
 // Config configures both ends of a connection. Zero values mean the
 // defaults given on each field; Key is required.
 type Config struct {
-	Key  clusterkey.Key // the cluster key both ends must hold
-	Name string         // this node's name, sent in the handshake for the other end's logs
+	Key  Key    // the cluster key both ends must hold
+	Name string // this node's name, sent in the handshake for the other end's logs
 
 	MPTCP bool // dial and listen with MPTCP where the kernel offers it
 
@@ -21,7 +21,7 @@ type Config struct {
 	// default. It matters for the sending side, so the server's listener
 	// carries it to accepted connections. If the kernel refuses the name
 	// (not loaded, or not allowed in a network namespace), the socket keeps
-	// the default and a warning is logged once.
+	// the default; [Conn.Congestion] tells what a connection got.
 	Congestion string
 
 	MaxFrame         uint32        // largest frame payload accepted; default wire.DefaultMaxFrame
@@ -35,6 +35,10 @@ type Config struct {
 	DataFrame   int // payload bytes per DATA frame; default 128 KiB (capped by the peer's max frame)
 
 	Logger *slog.Logger // nil discards
+}
+
+func (c Config) sockopts() sockopt.Options {
+	return sockopt.Options{MPTCP: c.MPTCP, Congestion: c.Congestion}
 }
 
 func (c Config) withDefaults() Config {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
@@ -69,9 +70,7 @@ type call struct {
 
 // Dial connects to a peer server at addr and runs the handshake.
 func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
-	d := net.Dialer{Control: congestionControl(cfg.withDefaults())}
-	d.SetMultipathTCP(cfg.MPTCP)
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := cfg.sockopts().Dialer().DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("peer: dial %s: %w", addr, err)
 	}
@@ -127,13 +126,10 @@ func (c *Conn) PeerName() string { return c.sess.peerName }
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // MultipathTCP reports whether the connection runs over MPTCP.
-func (c *Conn) MultipathTCP() bool {
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		on, err := tc.MultipathTCP()
-		return err == nil && on
-	}
-	return false
-}
+func (c *Conn) MultipathTCP() bool { return sockopt.MultipathTCP(c.nc) }
+
+// Congestion reports the congestion control of the connection's socket.
+func (c *Conn) Congestion() (string, error) { return sockopt.Congestion(c.nc) }
 
 // NetConn is the underlying connection, for socket statistics.
 func (c *Conn) NetConn() net.Conn { return c.nc }

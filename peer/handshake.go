@@ -10,7 +10,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
@@ -35,7 +34,7 @@ func transcript(hello wire.Hello, ch wire.Challenge) []byte {
 	return h.Sum(nil)
 }
 
-func proof(key clusterkey.Key, label string, t []byte) [32]byte {
+func proof(key Key, label string, t []byte) [32]byte {
 	m := hmac.New(sha256.New, key[:])
 	m.Write([]byte(label))
 	m.Write(t)

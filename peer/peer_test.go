@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -18,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
+
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
@@ -76,9 +76,9 @@ func (o *memObject) NewReader(ctx context.Context, off, n int64) (io.ReadCloser,
 	return io.NopCloser(bytes.NewReader(o.data[off : off+n])), nil
 }
 
-func testKey(t testing.TB) clusterkey.Key {
+func testKey(t testing.TB) Key {
 	t.Helper()
-	k, err := clusterkey.Generate()
+	k, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,10 +68,7 @@ func NewServer(cfg Config, h Handler) *Server {
 // cfg.MPTCP is set and the kernel offers it, and cfg.Congestion, which
 // accepted connections inherit.
 func Listen(ctx context.Context, addr string, cfg Config) (net.Listener, error) {
-	cfg = cfg.withDefaults()
-	lc := net.ListenConfig{Control: congestionControl(cfg)}
-	lc.SetMultipathTCP(cfg.MPTCP)
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := cfg.sockopts().ListenConfig().Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("peer: listen %s: %w", addr, err)
 	}

@@ -171,7 +171,7 @@ func (h *handler) Open(ctx context.Context, path string) (peer.Object, error) {
 		var se *safepath.Error
 		errors.As(err, &se)
 		h.log.Info("peer request refused", "path", path, "reason", se.Reason)
-		return nil, peer.ErrorForStatus(se.Status, se.Reason)
+		return nil, peer.Errorf(se.Code(), "%s", se.Reason)
 	}
 	o, err := h.engine.Open(ctx, path)
 	if err != nil {
@@ -184,12 +184,8 @@ func (h *handler) Open(ctx context.Context, path string) (peer.Object, error) {
 // the engine's own failures into UNAVAILABLE, so the downstream tries
 // elsewhere.
 func upstreamError(err error) error {
-	var pe *peer.Error
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case wire.CodeNotFound, wire.CodeForbidden, wire.CodeBadRequest, wire.CodeChanged:
-			return pe
-		}
+	if pe := (*peer.Error)(nil); errors.As(err, &pe) && pe.Code.Refusal() {
+		return pe
 	}
 	if errors.Is(err, context.Canceled) {
 		return err

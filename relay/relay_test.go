@@ -4,28 +4,28 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"log/slog"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
+
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
 type fixture struct {
-	key      clusterkey.Key
+	key      peer.Key
 	upstream *peertest.Server
 	relay    *Relay
 }
 
 func newFixture(t *testing.T, objects map[string][]byte, cacheDir string) *fixture {
 	t.Helper()
-	key, err := clusterkey.Generate()
+	key, err := peer.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func (c stuckConn) Close() error {
 // only its own bounded share of the relay's memory: another downstream is
 // served meanwhile.
 func TestRelay_stuckDownstreamHoldsBoundedMemory(t *testing.T) {
-	key, _ := clusterkey.Generate()
+	key, _ := peer.GenerateKey()
 	h := &peertest.Handler{}
 	h.Put("big", peertest.RandomBytes(64<<20, 1))
 	h.Put("small", peertest.RandomBytes(300<<10, 2))

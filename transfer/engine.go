@@ -22,9 +22,9 @@ import (
 // are the store's business: a failed Put is a block not cached, a failed
 // Get a miss.
 type BlockStore interface {
-	Get(d [32]byte, idx uint32, dst []byte) (int, bool)
-	Put(d [32]byte, idx uint32, data []byte) error
-	Remove(d [32]byte, idx uint32)
+	Get(d object.Digest, idx uint32, dst []byte) (int, bool)
+	Put(d object.Digest, idx uint32, data []byte) error
+	Remove(d object.Digest, idx uint32)
 }
 
 // Config configures an Engine. Zero values mean the defaults given on each
@@ -468,10 +468,10 @@ func (e *Engine) handle(ev any) {
 			return // the connection failed; evDead follows
 		}
 		var d time.Duration
-		switch pe.Code {
-		case wire.CodeNotFound, wire.CodeForbidden, wire.CodeBadRequest, wire.CodeChanged:
+		switch {
+		case pe.Code.Refusal():
 			d = objectRefusal
-		case wire.CodeUnavailable, wire.CodeInternal:
+		case pe.Code.Transient():
 			d = objectUnavailable
 		default:
 			return // cancelled, busy, going away: nothing to say about the object

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -14,13 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
+	"github.com/aqueduct-cdn/aqueduct/object"
+
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
 )
 
-func newKey(t testing.TB) clusterkey.Key {
-	k, err := clusterkey.Generate()
+func newKey(t testing.TB) peer.Key {
+	k, err := peer.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func newKey(t testing.TB) clusterkey.Key {
 
 // fixture: n upstream servers holding the same objects.
 type fixture struct {
-	key     clusterkey.Key
+	key     peer.Key
 	servers []*peertest.Server
 	addrs   []string
 }
@@ -298,21 +299,21 @@ func TestEngine_concurrentReadersShare(t *testing.T) {
 
 type memStore struct {
 	mu sync.Mutex
-	m  map[[32]byte]map[uint32][]byte
+	m  map[object.Digest]map[uint32][]byte
 }
 
-func (s *memStore) Get(d [32]byte, idx uint32, dst []byte) (int, bool) {
+func (s *memStore) Get(d object.Digest, idx uint32, dst []byte) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.m[d][idx]
 	return copy(dst, b), ok
 }
 
-func (s *memStore) Put(d [32]byte, idx uint32, data []byte) error {
+func (s *memStore) Put(d object.Digest, idx uint32, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = make(map[[32]byte]map[uint32][]byte)
+		s.m = make(map[object.Digest]map[uint32][]byte)
 	}
 	if s.m[d] == nil {
 		s.m[d] = make(map[uint32][]byte)
@@ -321,7 +322,7 @@ func (s *memStore) Put(d [32]byte, idx uint32, data []byte) error {
 	return nil
 }
 
-func (s *memStore) Remove(d [32]byte, idx uint32) {
+func (s *memStore) Remove(d object.Digest, idx uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m[d], idx)

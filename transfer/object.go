@@ -150,7 +150,7 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 			continue
 		}
 		var pe *peer.Error
-		if errors.As(err, &pe) && (pe.Code == wire.CodeForbidden || pe.Code == wire.CodeBadRequest) {
+		if errors.As(err, &pe) && pe.Code.Final() {
 			return err // the path's own answer: every node applies the same rules
 		}
 		if ctx.Err() != nil {

@@ -54,3 +54,30 @@ func validCode(t FrameType, c Code) error {
 	}
 	return nil
 }
+
+// A code also says what the node that receives it should do next. Every
+// valid code is in exactly one of these classes; [Code.Final] codes are
+// refusals too.
+//
+//   - Final: the path's own answer, which every node gives alike because
+//     every node applies the same path rules (FORBIDDEN, BAD_REQUEST):
+//     fail the request at once, asking no other upstream.
+//   - Refusal: this server cannot serve this object (NOT_FOUND, CHANGED, and
+//     the final codes), which another upstream may: ask the others; a relay
+//     passes the answer on to its downstream; the server is not asked for
+//     the object again for a while. NOT_FOUND is the answer for the object
+//     only when no upstream has it.
+//   - Transient: the server failed for now (UNAVAILABLE, INTERNAL): ask
+//     elsewhere, and this server again soon.
+//   - Anything else is about the connection or the request, not the object
+//     (PROTOCOL, VERSION, AUTH, TOO_MANY, CANCELLED, SHUTTING_DOWN).
+
+// Final reports whether c is the path's own answer, the same at every node.
+func (c Code) Final() bool { return c == CodeForbidden || c == CodeBadRequest }
+
+// Refusal reports whether c says that the server cannot serve the object,
+// which another upstream may; final codes are refusals.
+func (c Code) Refusal() bool { return c.Final() || c == CodeNotFound || c == CodeChanged }
+
+// Transient reports whether c says that the server failed for now.
+func (c Code) Transient() bool { return c == CodeUnavailable || c == CodeInternal }

@@ -35,3 +35,38 @@ func formatCode(c Code) string {
 	}
 	return "65535"
 }
+
+func TestCode_classes(t *testing.T) {
+	tests := []struct {
+		c                         Code
+		final, refusal, transient bool
+	}{
+		{CodeProtocol, false, false, false},
+		{CodeVersion, false, false, false},
+		{CodeAuth, false, false, false},
+		{CodeNotFound, false, true, false},
+		{CodeForbidden, true, true, false},
+		{CodeBadRequest, true, true, false},
+		{CodeTooMany, false, false, false},
+		{CodeUnavailable, false, false, true},
+		{CodeCancelled, false, false, false},
+		{CodeInternal, false, false, true},
+		{CodeShuttingDown, false, false, false},
+		{CodeChanged, false, true, false},
+	}
+	for _, tc := range tests {
+		if tc.c.Final() != tc.final || tc.c.Refusal() != tc.refusal || tc.c.Transient() != tc.transient {
+			t.Errorf("%s: Final %v Refusal %v Transient %v; want %v %v %v", tc.c,
+				tc.c.Final(), tc.c.Refusal(), tc.c.Transient(), tc.final, tc.refusal, tc.transient)
+		}
+	}
+	for c := CodeProtocol; c.Valid(); c++ {
+		found := false
+		for _, tc := range tests {
+			found = found || tc.c == c
+		}
+		if !found {
+			t.Errorf("%s: not classified by this test", c)
+		}
+	}
+}

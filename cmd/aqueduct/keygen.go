@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
+	"github.com/aqueduct-cdn/aqueduct/peer"
 )
 
 func runKeygen(ctx context.Context, args []string) error {
@@ -16,7 +16,7 @@ Keep the file private (it is written with the shell's umask).`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	k, err := clusterkey.Generate()
+	k, err := peer.GenerateKey()
 	if err != nil {
 		return err
 	}

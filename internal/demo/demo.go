@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/edge"
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/internal/randfile"
 	"github.com/aqueduct-cdn/aqueduct/origin"
 	"github.com/aqueduct-cdn/aqueduct/peer"
@@ -141,7 +140,7 @@ Open in VLC, ffplay, mpv or a browser:
 // loopback ports. The edge listens on edgeHTTP if it is free, else on a free
 // port. run serves until ctx ends and returns the first error.
 func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cluster, func() error, error) {
-	key, err := clusterkey.Generate()
+	key, err := peer.GenerateKey()
 	if err != nil {
 		return nil, nil, err
 	}

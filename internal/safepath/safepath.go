@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
 const (
@@ -58,6 +60,18 @@ func (e *Error) Unwrap() error { return e.Err }
 // "403 forbidden: path leaves the content root".
 func (e *Error) Message() string {
 	return statusText(e.Status) + ": " + e.Reason
+}
+
+// Code is the peer protocol's code for the refusal: BAD_REQUEST,
+// FORBIDDEN or NOT_FOUND.
+func (e *Error) Code() wire.Code {
+	switch e.Status {
+	case StatusBadRequest:
+		return wire.CodeBadRequest
+	case StatusNotFound:
+		return wire.CodeNotFound
+	}
+	return wire.CodeForbidden
 }
 
 func statusText(code int) string {

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
 // hostile lists request paths that must never be accepted, with the status
@@ -228,6 +230,21 @@ func TestStatusAndMessage(t *testing.T) {
 		}
 		if got := Message(tc.err); got != tc.msg {
 			t.Errorf("Message(%v) = %q, want %q", tc.err, got, tc.msg)
+		}
+	}
+}
+
+func TestError_Code(t *testing.T) {
+	for _, tc := range []struct {
+		err  *Error
+		want wire.Code
+	}{
+		{bad(reasonEncoded), wire.CodeBadRequest},
+		{forbidden(reasonDotDot), wire.CodeForbidden},
+		{&Error{Status: StatusNotFound, Reason: "no such file"}, wire.CodeNotFound},
+	} {
+		if got := tc.err.Code(); got != tc.want {
+			t.Errorf("%v: Code() = %s, want %s", tc.err, got, tc.want)
 		}
 	}
 }

@@ -14,10 +14,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
-// Digest identifies an object: the digest of docs/protocol.md.
-type Digest = [32]byte
+// Digest identifies an object: the digest of docs/protocol.md. It is the
+// one digest type of Aqueduct, wire.Digest (object.Digest is the same).
+type Digest = wire.Digest
 
 // defaultMaxBytes is the budget when Config.MaxBytes is 0.
 const defaultMaxBytes = 1 << 30

@@ -1,8 +1,9 @@
 //go:build linux
 
-package peer
+package sockopt
 
 import (
+	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,7 +22,6 @@ func setCongestion(c syscall.RawConn, name string) error {
 	return serr
 }
 
-// congestionOf reads the socket's congestion control.
 func congestionOf(c syscall.RawConn) (string, error) {
 	var name string
 	var serr error
@@ -32,4 +32,16 @@ func congestionOf(c syscall.RawConn) (string, error) {
 		return "", err
 	}
 	return name, serr
+}
+
+func check(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return fmt.Errorf("sockopt: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, name); err != nil {
+		return fmt.Errorf("sockopt: congestion control %q: %w", name, err)
+	}
+	return nil
 }

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package sockopt
+
+import "syscall"
+
+func setCongestion(c syscall.RawConn, name string) error { return ErrUnsupported }
+
+func congestionOf(c syscall.RawConn) (string, error) { return "", ErrUnsupported }
+
+func check(name string) error { return ErrUnsupported }
