@@ -27,19 +27,27 @@ type BlockStore interface {
 	Remove(d object.Digest, idx uint32)
 }
 
+// Defaults of the Config fields of the same names.
+const (
+	DefaultConns       = 8
+	DefaultPipeline    = 64
+	DefaultWindow      = 32 << 20
+	DefaultMemoryLimit = 256 << 20
+)
+
 // Config configures an Engine. Zero values mean the defaults given on each
 // field; Upstreams and Peer.Key are required.
 type Config struct {
 	Upstreams []string    // HOST:PORT of each upstream peer server
 	Peer      peer.Config // key, node name, MPTCP, limits of the connections
 
-	Conns     int           // connections in all, spread over the upstreams; default 8
-	Pipeline  int           // most requests in flight per connection; default 64, at most half of Peer.MaxRequests (see SchedulerConfig)
+	Conns     int           // connections in all, spread over the upstreams; default DefaultConns
+	Pipeline  int           // most requests in flight per connection; default DefaultPipeline, at most half of Peer.MaxRequests (see SchedulerConfig)
 	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
-	Window    int64         // bytes a reader asks for ahead of its consumer; default 16 MiB
+	Window    int64         // bytes a reader asks for ahead of its consumer; default DefaultWindow
 
 	// MemoryLimit bounds the block buffers of all readers together;
-	// default 256 MiB.
+	// default DefaultMemoryLimit.
 	MemoryLimit int64
 
 	Store BlockStore // optional cache of verified blocks
@@ -67,10 +75,10 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("transfer: %d upstreams, at most %d", len(c.Upstreams), MaxUpstreams)
 	}
 	if c.Conns <= 0 {
-		c.Conns = 8
+		c.Conns = DefaultConns
 	}
 	if c.Pipeline <= 0 {
-		c.Pipeline = 64
+		c.Pipeline = DefaultPipeline
 	}
 	// A connection's calls (peer.Config.MaxRequests) must hold the
 	// pipeline and its cancelled requests, plus descriptions.
@@ -81,10 +89,10 @@ func (c *Config) setDefaults() error {
 	c.Pipeline = max(1, min(c.Pipeline, calls/2))
 	c.describes = max(1, min(maxDescribes, (calls-c.Pipeline)/2))
 	if c.Window <= 0 {
-		c.Window = 32 << 20
+		c.Window = DefaultWindow
 	}
 	if c.MemoryLimit <= 0 {
-		c.MemoryLimit = 256 << 20
+		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.ManifestTTL <= 0 {
 		c.ManifestTTL = 5 * time.Second

@@ -22,8 +22,8 @@ import (
 // one digest type of Aqueduct, wire.Digest (object.Digest is the same).
 type Digest = wire.Digest
 
-// defaultMaxBytes is the budget when Config.MaxBytes is 0.
-const defaultMaxBytes = 1 << 30
+// DefaultMaxBytes is the budget when Config.MaxBytes is 0.
+const DefaultMaxBytes = 1 << 30
 
 // Config configures a [Store].
 type Config struct {
@@ -116,7 +116,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	maxBytes := cfg.MaxBytes
 	if maxBytes == 0 {
-		maxBytes = defaultMaxBytes
+		maxBytes = DefaultMaxBytes
 	}
 	log := cfg.Logger
 	if log == nil {
