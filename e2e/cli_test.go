@@ -60,7 +60,7 @@ func TestMissingKeyRefusesToStart(t *testing.T) {
 }
 
 // commandNames are the subcommands "aqueduct help" lists.
-var commandNames = []string{"origin", "relay", "edge", "keygen", "demo", "lab"}
+var commandNames = []string{"origin", "relay", "edge", "config", "keygen", "demo", "lab"}
 
 // TestHelpExitsZero runs "aqueduct help" and "aqueduct CMD --help" (and
 // -h) for every role and tool: exit status 0 and a usage text.

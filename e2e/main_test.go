@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/clusterkey"
 	"github.com/aqueduct-cdn/aqueduct/internal/demo"
 	"github.com/aqueduct-cdn/aqueduct/internal/randfile"
 	"github.com/aqueduct-cdn/aqueduct/peer"
@@ -104,14 +103,15 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// childEnv is the environment of every subprocess: ours without a cluster
-// key (each test says which key a node gets) and without proxies (curl,
-// aria2c and ffprobe honour them, and all traffic must stay on loopback).
+// childEnv is the environment of every subprocess: ours without AQUEDUCT_*
+// variables (the cluster key and configuration keys: each test says what a
+// node gets) and without proxies (curl, aria2c and ffprobe honour them, and
+// all traffic must stay on loopback).
 func childEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == clusterkey.EnvVar || strings.HasSuffix(strings.ToLower(k), "_proxy") {
+		if strings.HasPrefix(k, "AQUEDUCT_") || strings.HasSuffix(strings.ToLower(k), "_proxy") {
 			continue
 		}
 		env = append(env, kv)
@@ -121,7 +121,11 @@ func childEnv() []string {
 
 func loadKey(t testing.TB, file string) peer.Key {
 	t.Helper()
-	k, err := clusterkey.Load(file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := peer.ParseKey(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +425,7 @@ type proc struct {
 	exited chan struct{}
 	err    error // what Wait returned; read it after exited is closed
 
-	httpAddr, peerAddr string // from the "listening" record
+	httpAddr, peerAddr, adminAddr string // from the "listening" record
 }
 
 // startProc runs the binary with args. The process is stopped (SIGTERM,
@@ -516,10 +520,10 @@ func (p *proc) listening(t testing.TB, msg string) map[string]string {
 func startOrigin(t testing.TB, root string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"origin", "--root", root, "--http", "127.0.0.1:0", "--peer", "127.0.0.1:0",
-		"--key-file", keyFile, "--name", "origin"}, extra...)
+		"--admin", "127.0.0.1:0", "--key-file", keyFile, "--name", "origin"}, extra...)
 	p := startProc(t, "origin", args...)
 	a := p.listening(t, "origin listening")
-	p.httpAddr, p.peerAddr = a["http"], a["peer"]
+	p.httpAddr, p.peerAddr, p.adminAddr = a["http"], a["peer"], a["admin"]
 	if p.httpAddr == "" || p.peerAddr == "" {
 		t.Fatalf("origin: no http or peer address in its listening record: %v", a)
 	}
@@ -530,9 +534,10 @@ func startOrigin(t testing.TB, root string, extra ...string) *proc {
 func startRelay(t testing.TB, name string, upstreams []string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"relay", "--upstream", strings.Join(upstreams, ","), "--peer", "127.0.0.1:0",
-		"--cache-dir", t.TempDir(), "--key-file", keyFile, "--name", name}, extra...)
+		"--admin", "127.0.0.1:0", "--cache-dir", t.TempDir(), "--key-file", keyFile, "--name", name}, extra...)
 	p := startProc(t, name, args...)
-	p.peerAddr = p.listening(t, "relay listening")["peer"]
+	a := p.listening(t, "relay listening")
+	p.peerAddr, p.adminAddr = a["peer"], a["admin"]
 	if p.peerAddr == "" {
 		t.Fatalf("%s: no peer address in its listening record", name)
 	}
@@ -543,9 +548,10 @@ func startRelay(t testing.TB, name string, upstreams []string, extra ...string) 
 func startEdge(t testing.TB, name string, upstreams []string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"edge", "--upstream", strings.Join(upstreams, ","), "--http", "127.0.0.1:0",
-		"--conns", "8", "--key-file", keyFile, "--name", name}, extra...)
+		"--admin", "127.0.0.1:0", "--conns", "8", "--key-file", keyFile, "--name", name}, extra...)
 	p := startProc(t, name, args...)
-	p.httpAddr = p.listening(t, "edge listening")["http"]
+	a := p.listening(t, "edge listening")
+	p.httpAddr, p.adminAddr = a["http"], a["admin"]
 	if p.httpAddr == "" {
 		t.Fatalf("%s: no http address in its listening record", name)
 	}

@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,7 +98,8 @@ func checkProbe(t *testing.T, url string, p probe) {
 // every segment.
 func TestFFprobeThroughEdge(t *testing.T) {
 	needTool(t, "ffprobe", "ffmpeg")
-	c := startCluster(t, "--log-level", "debug")
+	access := filepath.Join(t.TempDir(), "access.log")
+	c := startCluster(t, "--access-log", access)
 
 	mp4 := c.edgeURL("/video/sample.mp4")
 	checkProbe(t, mp4, ffprobe(t, mp4))
@@ -108,11 +111,68 @@ func TestFFprobeThroughEdge(t *testing.T) {
 		t.Errorf("format %q, want hls", p.Format.FormatName)
 	}
 	for i := range 5 {
-		seg := fmt.Sprintf("video/hls/segment%03d.ts", i)
-		c.edge.waitLog(t, 5*time.Second, "served record for "+seg, func(s string) bool {
-			a := logAttrs(s)
-			return a["msg"] == "served" && a["path"] == seg
+		seg := fmt.Sprintf("/video/hls/segment%03d.ts", i)
+		waitAccessLog(t, access, "a GET of "+seg, func(l accessLine) bool {
+			return l.method == "GET" && l.target == seg && (l.status == 200 || l.status == 206) && l.bytes > 0
 		})
+	}
+}
+
+// accessLine is a line of the Combined Log Format.
+type accessLine struct {
+	host, method, target, proto string
+	status                      int
+	bytes                       int64
+	referer, agent              string
+}
+
+var combinedLine = regexp.MustCompile(`^(\S+) - - \[([^\]]+)\] "(\S+) (\S+) (\S+)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"$`)
+
+// readAccessLog parses an access log; a line that is not in the Combined
+// Log Format fails the test.
+func readAccessLog(t testing.TB, path string) []accessLine {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var out []accessLine
+	for _, s := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if s == "" {
+			continue
+		}
+		m := combinedLine.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("access log line not in the Combined Log Format: %q", s)
+		}
+		if _, err := time.Parse("02/Jan/2006:15:04:05 -0700", m[2]); err != nil {
+			t.Fatalf("access log time %q: %v", m[2], err)
+		}
+		l := accessLine{host: m[1], method: m[3], target: m[4], proto: m[5], referer: m[8], agent: m[9]}
+		l.status, _ = strconv.Atoi(m[6])
+		l.bytes, _ = strconv.ParseInt(m[7], 10, 64)
+		out = append(out, l)
+	}
+	return out
+}
+
+// waitAccessLog waits up to 5 s for a line of the access log that match
+// accepts (a request is logged when its handler returns, a moment after
+// the client has all its bytes).
+func waitAccessLog(t testing.TB, path, what string, match func(accessLine) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, l := range readAccessLog(t, path) {
+			if match(l) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("no %s in the access log within 5 s:\n%s", what, b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -120,8 +180,9 @@ func TestFFprobeThroughEdge(t *testing.T) {
 // connections in 8 pieces (ranged GETs) and checks its SHA-256.
 func TestAria2cThroughEdge(t *testing.T) {
 	needTool(t, "aria2c", "aria2")
-	c := startCluster(t, "--log-level", "debug")
 	dir := t.TempDir()
+	access := filepath.Join(dir, "access.log")
+	c := startCluster(t, "--access-log", access)
 	const rel = "large.bin"
 	start := time.Now()
 	runTool(t, "aria2c", "--no-conf=true", "-x8", "-s8", "-k1M", "--dir", dir, "--out", "got.bin",
@@ -142,10 +203,13 @@ func TestAria2cThroughEdge(t *testing.T) {
 	if sum := hex.EncodeToString(h.Sum(nil)); n != c.content.Sizes[rel] || sum != c.content.Sums[rel] {
 		t.Fatalf("aria2c got %d bytes, sha256 %s; want %d bytes, sha256 %s", n, sum, c.content.Sizes[rel], c.content.Sums[rel])
 	}
-	ranged := c.edge.stderr.matching(func(s string) bool {
-		a := logAttrs(s)
-		return a["msg"] == "served" && a["path"] == rel && strings.HasPrefix(a["range"], "bytes=")
-	})
+	var ranged []accessLine
+	waitAccessLog(t, access, "a ranged GET of "+rel, func(l accessLine) bool { return l.status == 206 })
+	for _, l := range readAccessLog(t, access) {
+		if l.method == "GET" && l.target == "/"+rel && l.status == 206 && l.bytes > 0 && strings.HasPrefix(l.agent, "aria2") {
+			ranged = append(ranged, l)
+		}
+	}
 	if len(ranged) < 2 {
 		t.Errorf("the edge served %d ranged GETs of %s; aria2c -s8 should have split the download", len(ranged), rel)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/object"
@@ -52,6 +53,38 @@ type Server struct {
 	conns    map[*serverConn]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
+
+	stats serverCounters
+}
+
+// serverCounters are the Server's statistics; see ServerStats.
+type serverCounters struct {
+	accepted, authenticated, handshakeFailures atomic.Int64
+	active                                     atomic.Int64
+	opens, hashes, reads, errors, bytes        atomic.Int64
+}
+
+// ServerStats is a snapshot of a Server's counters, for metrics.
+type ServerStats struct {
+	Accepted          int64 // connections accepted
+	Authenticated     int64 // connections whose handshake succeeded
+	HandshakeFailures int64 // connections refused in the handshake (wrong key, not the protocol, timeout)
+	Active            int64 // authenticated connections open now
+	Opens             int64 // OPEN requests admitted
+	Hashes            int64 // GETHASHES requests admitted
+	Reads             int64 // READ requests admitted
+	Errors            int64 // requests answered with ERROR (refusals, failures, cancellations)
+	BytesSent         int64 // DATA payload bytes queued to clients
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	c := &s.stats
+	return ServerStats{
+		Accepted: c.accepted.Load(), Authenticated: c.authenticated.Load(), HandshakeFailures: c.handshakeFailures.Load(),
+		Active: c.active.Load(), Opens: c.opens.Load(), Hashes: c.hashes.Load(), Reads: c.reads.Load(),
+		Errors: c.errors.Load(), BytesSent: c.bytes.Load(),
+	}
 }
 
 // NewServer returns a Server; start it with Serve.
@@ -100,6 +133,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		delay = 0
+		s.stats.accepted.Add(1)
 		sc := &serverConn{srv: s, nc: nc}
 		s.mu.Lock()
 		if s.shutdown {
@@ -201,9 +235,13 @@ func (sc *serverConn) serve(ctx context.Context) {
 		default:
 			log.Info("peer handshake failed", "err", err)
 		}
+		s.stats.handshakeFailures.Add(1)
 		sc.nc.Close()
 		return
 	}
+	s.stats.authenticated.Add(1)
+	s.stats.active.Add(1)
+	defer s.stats.active.Add(-1)
 	sc.sess = sess
 	sc.log = log.With("peer_name", sess.peerName)
 	sc.log.Debug("peer connected")
@@ -407,6 +445,7 @@ func (sc *serverConn) finish(req uint32, send func() error) {
 
 // finishError ends request req with an error answer.
 func (sc *serverConn) finishError(req uint32, err error) {
+	sc.srv.stats.errors.Add(1)
 	code, msg := CodeOf(err)
 	sc.finish(req, func() error {
 		return sc.snd.reply(wire.Error{Request: req, Code: code, Message: truncate(msg)}.Append(nil))
@@ -418,6 +457,7 @@ func (sc *serverConn) onOpen(f wire.Open) error {
 	if r == nil {
 		return nil
 	}
+	sc.srv.stats.opens.Add(1)
 	sc.mu.Lock()
 	var code wire.Code
 	var msg string
@@ -558,6 +598,7 @@ func (sc *serverConn) onGetHashes(f wire.GetHashes) error {
 	if r == nil {
 		return nil
 	}
+	sc.srv.stats.hashes.Add(1)
 	sc.start(r, func(ctx context.Context) {
 		obj, h, err := sc.use(ctx, f.Handle)
 		if err != nil {
@@ -603,6 +644,7 @@ func (sc *serverConn) onRead(f wire.Read) error {
 	if r == nil {
 		return nil
 	}
+	sc.srv.stats.reads.Add(1)
 	sc.mu.Lock()
 	sc.seq++
 	seq := sc.seq
@@ -670,6 +712,7 @@ func (sc *serverConn) serveRead(ctx context.Context, f wire.Read, seq uint64) {
 		}
 		last := off+uint64(k) == end
 		wire.AppendDataHeader(buf[:0], f.Request, n, off, last, k)
+		sc.srv.stats.bytes.Add(int64(k))
 		push := func() error { return st.push(buf[:pre+k], last) }
 		if last {
 			var perr error

@@ -29,14 +29,15 @@
 //
 // # Structure
 //
-// The decisions are made by [Scheduler], a pure state machine in the manner
-// of etcd's raft RawNode: it takes events (a block is wanted, a request
-// finished or failed, a connection came up or died, time passed) and returns
-// a [Ready] batch of actions (dial, send a request, cancel one, close a
-// connection, fail a block) and the next deadline. It reads no clock and
-// owns no goroutines, so tests drive it with scripted events.
+// The decisions are made by a scheduler (package transfer/internal/sched),
+// a pure state machine in the manner of etcd's raft RawNode: it takes
+// events (a block is wanted, a request finished or failed, a connection came
+// up or died, time passed) and returns a batch of actions (dial, send a
+// request, cancel one, close a connection, fail a block) and the next
+// deadline. It reads no clock and owns no goroutines, so tests drive it with
+// scripted events.
 //
-// [Engine] is the driver: one goroutine owns the Scheduler and applies its
+// [Engine] is the driver: one goroutine owns the scheduler and applies its
 // actions to real connections (package peer); each connection's read loop
 // copies DATA into block buffers, verifies finished blocks and reports back.
 // Readers block only in their own Read calls.

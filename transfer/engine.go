@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
@@ -42,7 +42,7 @@ type Config struct {
 	Peer      peer.Config // key, node name, MPTCP, limits of the connections
 
 	Conns     int           // connections in all, spread over the upstreams; default DefaultConns
-	Pipeline  int           // most requests in flight per connection; default DefaultPipeline, at most half of Peer.MaxRequests (see SchedulerConfig)
+	Pipeline  int           // most requests in flight per connection; default DefaultPipeline, at most half of Peer.MaxRequests (see sched.Config)
 	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
 	Window    int64         // bytes a reader asks for ahead of its consumer; default DefaultWindow
 
@@ -57,7 +57,7 @@ type Config struct {
 	MaxHashBytes int64         // block hashes kept with the descriptions; default 64 MiB
 	OpenTimeout  time.Duration // for fetching a description; default 15 s
 	DialTimeout  time.Duration // per connection attempt, handshake included; default 10 s
-	StallTimeout time.Duration // see SchedulerConfig; default 20 s
+	StallTimeout time.Duration // see sched.Config; default 20 s
 
 	Logger *slog.Logger // nil discards
 
@@ -132,10 +132,10 @@ type Engine struct {
 	sf     singleflight.Group
 
 	// Owned by the loop goroutine.
-	sched      *Scheduler
-	conns      map[ConnID]*engConn
-	wants      map[ChunkKey]*want
-	dialing    map[ConnID]UpstreamID
+	sched      *sched.Scheduler
+	conns      map[sched.ConnID]*engConn
+	wants      map[sched.ChunkKey]*want
+	dialing    map[sched.ConnID]sched.UpstreamID
 	readyDirty bool
 	connected  bool   // the pool has been full once (logged)
 	report     report // counts since the last stats log
@@ -144,13 +144,14 @@ type Engine struct {
 	mu        sync.Mutex
 	manifests manifestCache
 	byDigest  map[object.Digest]*objState
-	nextObj   ObjectID
+	nextObj   sched.ObjectID
 	ready     []*engConn    // ready connections, for Open
 	readyGen  chan struct{} // closed and replaced when ready or usable changes
-	usable    upSet         // upstreams reachable or being dialed
+	usable    sched.UpSet   // upstreams reachable or being dialed
 	dialErrs  map[string]time.Time
 
 	stats  counters
+	ups    []upCounters // by UpstreamID
 	openRR atomic.Uint32
 
 	// ahead is the memory held for blocks beyond readers' next ones; it
@@ -159,41 +160,16 @@ type Engine struct {
 	aheadLimit int64
 }
 
-type counters struct {
-	blocks, bytes, corrupt, storeHits, storeDrops, dials, dialFails atomic.Int64
-}
-
-// Stats is a snapshot of an Engine's counters.
-type Stats struct {
-	Blocks, Bytes    int64 // fetched from upstreams and verified
-	Corrupt          int64 // blocks that failed verification
-	StoreHits        int64 // blocks served from the store
-	StoreDrops       int64 // verified blocks not cached because the writer was busy
-	Dials, DialFails int64
-	Conns            int // ready connections
-}
-
-// Stats returns the engine's counters.
-func (e *Engine) Stats() Stats {
-	e.mu.Lock()
-	n := len(e.ready)
-	e.mu.Unlock()
-	return Stats{
-		Blocks: e.stats.blocks.Load(), Bytes: e.stats.bytes.Load(), Corrupt: e.stats.corrupt.Load(),
-		StoreHits: e.stats.storeHits.Load(), StoreDrops: e.stats.storeDrops.Load(),
-		Dials: e.stats.dials.Load(), DialFails: e.stats.dialFails.Load(), Conns: n,
-	}
-}
-
 // engConn is a connection the loop owns.
 type engConn struct {
-	id      ConnID
-	up      UpstreamID
+	id      sched.ConnID
+	up      sched.UpstreamID
 	addr    string
 	pc      *peer.Conn
-	handles map[ObjectID]*connHandle
-	reqs    map[*engReq]struct{} // requests in flight, cancelled ones included
-	current map[ChunkKey]*engReq // the request the Scheduler knows, per block
+	handles map[sched.ObjectID]*connHandle
+	reqs    map[*engReq]struct{}       // requests in flight, cancelled ones included
+	current map[sched.ChunkKey]*engReq // the request the scheduler knows, per block
+	retrans uint32                     // TCP segments retransmitted, when last sampled
 	// describes bounds the descriptions fetched at once on the connection
 	// (each takes two of its request slots), so that a burst of opens
 	// leaves room for the reads.
@@ -206,9 +182,9 @@ const maxDescribes = 16
 // engReq is a request in flight on a connection.
 type engReq struct {
 	id        uint32 // the peer request id, for CANCEL
-	key       ChunkKey
+	key       sched.ChunkKey
 	h         *connHandle
-	cancelled bool // the Scheduler no longer counts it as the block's copy
+	cancelled bool // the scheduler no longer counts it as the block's copy
 }
 
 // connHandle is an object opened on one connection.
@@ -259,12 +235,12 @@ type (
 	}
 	evUnwant evWant
 	evDialed struct {
-		id  ConnID
+		id  sched.ConnID
 		pc  *peer.Conn
 		err error
 	}
 	evDone struct {
-		id       ConnID
+		id       sched.ConnID
 		r        *engReq
 		obj      *objState
 		b        *block
@@ -273,12 +249,12 @@ type (
 		mismatch bool
 	}
 	evDead struct {
-		id ConnID
+		id sched.ConnID
 	}
-	evForget struct{ obj ObjectID }
+	evForget struct{ obj sched.ObjectID }
 	evOpened struct {
-		id  ConnID
-		obj ObjectID
+		id  sched.ConnID
+		obj sched.ObjectID
 		h   *connHandle
 		ok  bool
 		err error
@@ -290,7 +266,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	sched, err := NewScheduler(SchedulerConfig{
+	s, err := sched.New(sched.Config{
 		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, Pipeline: cfg.Pipeline, QueueTime: cfg.QueueTime,
 		StallTimeout: cfg.StallTimeout,
 	})
@@ -307,13 +283,14 @@ func New(cfg Config) (*Engine, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		stored:     make(chan storeJob, 64),
-		sched:      sched,
-		conns:      make(map[ConnID]*engConn),
-		wants:      make(map[ChunkKey]*want),
-		dialing:    make(map[ConnID]UpstreamID),
+		sched:      s,
+		conns:      make(map[sched.ConnID]*engConn),
+		wants:      make(map[sched.ChunkKey]*want),
+		dialing:    make(map[sched.ConnID]sched.UpstreamID),
 		byDigest:   make(map[object.Digest]*objState),
 		readyGen:   make(chan struct{}),
-		usable:     ^upSet(0),
+		usable:     ^sched.UpSet(0),
+		ups:        make([]upCounters, len(cfg.Upstreams)),
 	}
 	e.manifests.init(cfg.MaxObjects, cfg.MaxHashBytes)
 	e.wg.Add(1)
@@ -375,9 +352,7 @@ func (e *Engine) loop() {
 			for _, c := range e.conns {
 				if len(c.reqs) > 0 {
 					e.sched.Activity(c.id, c.pc.LastData())
-					if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
-						e.sched.SetRTT(c.id, ti.RTT)
-					}
+					e.sample(c)
 				}
 			}
 			continue
@@ -408,14 +383,23 @@ func (e *Engine) shutdown() {
 	}
 }
 
-// ErrClosed reports use of a closed Engine.
-var ErrClosed = errors.New("transfer: engine closed")
+// Errors of the engine. ErrNoUpstream and ErrUnreachable fail a block (and
+// the reads that wait for it) that no upstream can serve, or when none is
+// reachable; errors.Is finds them in the errors that readers return.
+var (
+	ErrClosed      = errors.New("transfer: engine closed")
+	ErrNoUpstream  = sched.ErrNoUpstream
+	ErrUnreachable = sched.ErrUnreachable
+)
+
+// MaxUpstreams bounds the upstream list.
+const MaxUpstreams = sched.MaxUpstreams
 
 func (e *Engine) handle(ev any) {
 	now := time.Now()
 	switch ev := ev.(type) {
 	case evWant:
-		key := ChunkKey{Object: ev.obj.id, Index: ev.idx}
+		key := sched.ChunkKey{Object: ev.obj.id, Index: ev.idx}
 		w := e.wants[key]
 		if w == nil {
 			w = &want{obj: ev.obj, idx: ev.idx}
@@ -424,7 +408,7 @@ func (e *Engine) handle(ev any) {
 		w.readers = append(w.readers, ev.r)
 		e.sched.Want(now, key, ev.obj.meta.BlockLen(int(ev.idx)))
 	case evUnwant:
-		key := ChunkKey{Object: ev.obj.id, Index: ev.idx}
+		key := sched.ChunkKey{Object: ev.obj.id, Index: ev.idx}
 		w := e.wants[key]
 		if w == nil {
 			return
@@ -444,6 +428,7 @@ func (e *Engine) handle(ev any) {
 		e.onDone(now, ev)
 	case evDead:
 		if c := e.conns[ev.id]; c != nil {
+			e.ups[c.up].lost.Add(1)
 			e.log.Debug("upstream connection lost", "upstream", c.addr, "err", c.pc.Err())
 			delete(e.conns, ev.id)
 			e.readyDirty = true
@@ -484,6 +469,7 @@ func (e *Engine) handle(ev any) {
 		default:
 			return // cancelled, busy, going away: nothing to say about the object
 		}
+		e.ups[c.up].refused.Add(1)
 		e.log.Debug("upstream cannot open an object; not asking it for a while",
 			"upstream", c.addr, "object", ev.obj, "err", ev.err, "for", d)
 		e.sched.ObjectRefused(now, ev.obj, c.up, d)
@@ -513,6 +499,7 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 	e.readyDirty = true
 	if ev.err != nil {
 		e.stats.dialFails.Add(1)
+		e.ups[up].dialFails.Add(1)
 		e.sched.Dialed(now, ev.id, false)
 		return
 	}
@@ -520,7 +507,7 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 	delete(e.dialErrs, e.cfg.Upstreams[up])
 	e.mu.Unlock()
 	c := &engConn{id: ev.id, up: up, addr: e.cfg.Upstreams[up], pc: ev.pc,
-		handles: make(map[ObjectID]*connHandle), reqs: make(map[*engReq]struct{}), current: make(map[ChunkKey]*engReq),
+		handles: make(map[sched.ObjectID]*connHandle), reqs: make(map[*engReq]struct{}), current: make(map[sched.ChunkKey]*engReq),
 		describes: make(chan struct{}, e.cfg.describes)}
 	e.conns[ev.id] = c
 	e.wg.Add(1)
@@ -547,7 +534,7 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 		}
 	}
 	if stale {
-		// A request the Scheduler cancelled: its slot is free now. Its
+		// A request the scheduler cancelled: its slot is free now. Its
 		// bytes are still good if they came whole and verified.
 		e.sched.CancelEnded(now, ev.id)
 	}
@@ -572,10 +559,11 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 			e.stats.blocks.Add(1)
 			e.stats.bytes.Add(int64(len(ev.b.buf)))
 			if c != nil {
+				e.ups[c.up].bytes.Add(int64(len(ev.b.buf)))
 				e.report.add(c.up, int64(len(ev.b.buf)))
 			}
 			if stale {
-				// The block came whole on a request the Scheduler no
+				// The block came whole on a request the scheduler no
 				// longer counts: forget it and cancel its live copies.
 				e.sched.Drop(now, key)
 			} else {
@@ -583,6 +571,7 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 			}
 		} else {
 			e.report.wasted += int64(len(ev.b.buf)) // a copy that lost, or nobody waits
+			e.stats.wasted.Add(int64(len(ev.b.buf)))
 			if !stale {
 				e.sched.Completed(now, ev.id, key)
 			}
@@ -592,6 +581,7 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 		ev.b.release()
 		e.stats.corrupt.Add(1)
 		if c != nil {
+			e.ups[c.up].corrupt.Add(1)
 			e.log.Error("upstream sent a corrupt block; banning it", "upstream", c.addr, "object", ev.obj.meta.String(), "block", key.Index)
 		}
 		e.sched.BanUpstreamOf(now, ev.id)
@@ -601,22 +591,24 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 		ev.b.release()
 		e.stats.corrupt.Add(1)
 		if c != nil {
+			e.ups[c.up].corrupt.Add(1)
 			e.log.Error("upstream sent a corrupt block; banning it and fetching the block elsewhere",
 				"upstream", c.addr, "object", ev.obj.meta.String(), "block", key.Index)
 		}
-		e.sched.Failed(now, ev.id, key, CauseCorrupt)
+		e.sched.Failed(now, ev.id, key, sched.CauseCorrupt)
 	case ev.mismatch:
 		ev.b.release()
 		if c != nil {
 			e.sched.ObjectMismatch(now, key.Object, c.up)
 		}
-		e.sched.Failed(now, ev.id, key, CauseRefused)
+		e.sched.Failed(now, ev.id, key, sched.CauseRefused)
 	case errors.As(ev.err, &pe):
 		ev.b.release()
-		cause := CauseRefused
+		cause := sched.CauseRefused
 		if pe.Code == wire.CodeCancelled {
-			cause = CauseCancelled
+			cause = sched.CauseCancelled
 		} else if c != nil {
+			e.ups[c.up].refused.Add(1)
 			e.log.Debug("upstream refused a block", "upstream", c.addr, "object", ev.obj.meta.Path, "block", key.Index, "err", ev.err)
 		}
 		e.sched.Failed(now, ev.id, key, cause)
@@ -629,8 +621,8 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 // requestFailed handles a request that could not be sent on c: on a
 // connection that ended, the connection goes; on one that is only full
 // (peer.ErrTooMany), the block goes back to the queue.
-func (e *Engine) requestFailed(now time.Time, c *engConn, rq Request, err error) {
-	e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+func (e *Engine) requestFailed(now time.Time, c *engConn, rq sched.Request, err error) {
+	e.sched.Failed(now, rq.Conn, rq.Chunk, sched.CauseCancelled)
 	switch {
 	case c.pc.Err() != nil:
 		e.dropConn(now, c)
@@ -652,13 +644,14 @@ func (e *Engine) closeConn(pc *peer.Conn) {
 // dropConn forgets a connection that can take no more requests (it failed
 // or is going away) and closes it; its requests go back to the queue.
 func (e *Engine) dropConn(now time.Time, c *engConn) {
+	e.ups[c.up].lost.Add(1)
 	delete(e.conns, c.id)
 	e.readyDirty = true
 	e.closeConn(c.pc)
 	e.sched.Lost(now, c.id)
 }
 
-// apply carries out the Scheduler's actions, and those that carrying them
+// apply carries out the scheduler's actions, and those that carrying them
 // out gives rise to, until there are none.
 func (e *Engine) apply(timer *time.Timer) {
 	for range 16 {
@@ -687,7 +680,7 @@ func (e *Engine) applyOnce(timer *time.Timer) bool {
 	for _, rq := range r.Cancels {
 		c := e.conns[rq.Conn]
 		if c == nil {
-			continue // gone: the Scheduler forgets it with the connection
+			continue // gone: the scheduler forgets it with the connection
 		}
 		if er := c.current[rq.Chunk]; er != nil {
 			delete(c.current, rq.Chunk)
@@ -709,11 +702,13 @@ func (e *Engine) applyOnce(timer *time.Timer) bool {
 		}
 	}
 	for _, u := range r.Banned {
-		e.log.Warn("upstream banned after sending a corrupt block", "upstream", e.cfg.Upstreams[u], "for", e.sched.cfg.BanFor)
+		e.ups[u].bans.Add(1)
+		e.log.Warn("upstream banned after sending a corrupt block", "upstream", e.cfg.Upstreams[u], "for", e.sched.Config().BanFor)
 	}
 	if !r.Deadline.IsZero() {
 		timer.Reset(max(time.Until(r.Deadline), time.Millisecond))
 	}
+	e.stats.copies.Store(int64(e.sched.Duplicates()))
 	if changed || len(r.Dials) > 0 || e.readyDirty {
 		e.readyDirty = false
 		e.publish()
@@ -727,7 +722,7 @@ func (e *Engine) publish() {
 	for _, c := range e.conns {
 		ready = append(ready, c)
 	}
-	usable := e.sched.usable(time.Now())
+	usable := e.sched.Usable(time.Now())
 	e.mu.Lock()
 	e.ready = ready
 	e.usable = usable
@@ -740,9 +735,10 @@ func (e *Engine) publish() {
 	}
 }
 
-func (e *Engine) dial(d Dial) {
+func (e *Engine) dial(d sched.Dial) {
 	e.dialing[d.Conn] = d.Upstream
 	e.stats.dials.Add(1)
+	e.ups[d.Upstream].dials.Add(1)
 	addr := e.cfg.Upstreams[d.Upstream]
 	e.wg.Add(1)
 	go func() {
@@ -785,26 +781,26 @@ func (e *Engine) logDialError(addr string, err error) {
 
 // issue sends the request for a block on a connection, opening the object
 // there first if needed.
-func (e *Engine) issue(now time.Time, rq Request) {
+func (e *Engine) issue(now time.Time, rq sched.Request) {
 	c := e.conns[rq.Conn]
 	w := e.wants[rq.Chunk]
 	switch {
 	case c == nil:
-		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.sched.Failed(now, rq.Conn, rq.Chunk, sched.CauseCancelled)
 		return
 	case w == nil:
 		// Nobody waits for it (its readers failed or left in this same
-		// batch): the Scheduler must forget it, not requeue it.
+		// batch): the scheduler must forget it, not requeue it.
 		e.sched.Drop(now, rq.Chunk)
 		return
 	case c.pc.Err() != nil:
-		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.sched.Failed(now, rq.Conn, rq.Chunk, sched.CauseCancelled)
 		e.dropConn(now, c)
 		return
 	case c.pc.GoingAway():
 		// The server finishes what it has: let it, and send the rest
 		// elsewhere.
-		e.sched.Failed(now, rq.Conn, rq.Chunk, CauseCancelled)
+		e.sched.Failed(now, rq.Conn, rq.Chunk, sched.CauseCancelled)
 		e.sched.Drain(now, rq.Conn)
 		return
 	}
@@ -836,6 +832,7 @@ func (e *Engine) issue(now time.Time, rq Request) {
 		return
 	}
 	er.id = req
+	e.ups[c.up].requests.Add(1)
 	c.reqs[er] = struct{}{}
 	c.current[rq.Chunk] = er
 	h.inflight++
@@ -849,7 +846,7 @@ func (e *Engine) handleFor(now time.Time, c *engConn, obj *objState) (*connHandl
 		return h, nil
 	}
 	if len(c.handles) >= maxHandles {
-		var oldest ObjectID
+		var oldest sched.ObjectID
 		var old *connHandle
 		for id, h := range c.handles {
 			if h.inflight == 0 && (old == nil || h.lastUse.Before(old.lastUse)) {
@@ -907,14 +904,14 @@ const reportEvery = 5 * time.Second
 // report counts what the engine fetched since the last stats log.
 type report struct {
 	start  time.Time
-	bytes  map[UpstreamID]int64
+	bytes  map[sched.UpstreamID]int64
 	wasted int64
-	copies int // Scheduler duplicates at start
+	copies int // scheduler duplicates at start
 }
 
-func (r *report) add(u UpstreamID, n int64) {
+func (r *report) add(u sched.UpstreamID, n int64) {
 	if r.bytes == nil {
-		r.bytes = make(map[UpstreamID]int64)
+		r.bytes = make(map[sched.UpstreamID]int64)
 	}
 	r.bytes[u] += n
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
@@ -18,7 +19,7 @@ import (
 // cache entries and open Objects and Readers that use it; at zero the loop
 // forgets it.
 type objState struct {
-	id     ObjectID
+	id     sched.ObjectID
 	meta   object.Meta
 	hashes object.Hashes
 	refs   int
@@ -72,6 +73,7 @@ func (o *Object) Hashes() object.Hashes { return o.st.hashes }
 // Close releases the object.
 func (o *Object) Close() error {
 	if o.closed.CompareAndSwap(false, true) {
+		o.e.stats.objects.Add(-1)
 		o.e.unref(o.st)
 	}
 	return nil
@@ -118,13 +120,14 @@ func (e *Engine) cached(path string) *Object {
 	}
 	e.manifests.order.MoveToFront(el)
 	m.st.refs++
+	e.stats.objects.Add(1)
 	return &Object{e: e, st: m.st, meta: m.meta}
 }
 
 // fetchManifest asks upstreams for path's description and hashes and puts
 // them in the cache.
 func (e *Engine) fetchManifest(ctx context.Context, path string) error {
-	var tried upSet
+	var tried sched.UpSet
 	var lastErr error
 	for range len(e.cfg.Upstreams) {
 		c, err := e.pickConn(ctx, tried)
@@ -157,7 +160,7 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 			return err
 		}
 		e.log.Debug("upstream could not describe object", "upstream", c.addr, "path", path, "err", err)
-		tried.add(c.up)
+		tried.Add(c.up)
 		// A replica may lack what another has: NOT_FOUND is the answer only
 		// when no upstream has the object.
 		if lastErr == nil || !errors.As(lastErr, &pe) || pe.Code != wire.CodeNotFound {
@@ -322,7 +325,7 @@ func (e *Engine) unrefLocked(st *objState) {
 
 // pickConn returns a ready connection to an upstream not yet tried. It waits for
 // a connection while some upstream is being dialed.
-func (e *Engine) pickConn(ctx context.Context, tried upSet) (*engConn, error) {
+func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet) (*engConn, error) {
 	for {
 		e.mu.Lock()
 		ready, gen, usable := e.ready, e.readyGen, e.usable
@@ -332,7 +335,7 @@ func (e *Engine) pickConn(ctx context.Context, tried upSet) (*engConn, error) {
 		start := int(e.openRR.Add(1))
 		for i := range ready {
 			c := ready[(start+i)%len(ready)]
-			if !tried.has(c.up) && c.pc.Err() == nil && !c.pc.GoingAway() {
+			if !tried.Has(c.up) && c.pc.Err() == nil && !c.pc.GoingAway() {
 				return c, nil
 			}
 		}

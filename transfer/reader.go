@@ -51,6 +51,7 @@ func (o *Object) NewReader(ctx context.Context, off, n int64) (*Reader, error) {
 	o.e.mu.Lock()
 	o.st.refs++
 	o.e.mu.Unlock()
+	o.e.stats.readers.Add(1)
 	bs := min(m.BlockSize, o.e.cfg.MemoryLimit)
 	ctx, cancel := context.WithCancelCause(ctx)
 	stopAfter := context.AfterFunc(o.e.ctx, func() { cancel(ErrClosed) })
@@ -99,6 +100,7 @@ func (r *Reader) fill(wait bool) {
 		}
 		idx := r.next
 		r.next++
+		r.e.stats.memory.Add(r.bs)
 		r.mu.Lock()
 		r.reserved += r.bs
 		if ahead {
@@ -223,6 +225,7 @@ func (r *Reader) consume(n int) {
 	r.mu.Unlock()
 	b.release()
 	r.e.mem.Release(r.bs)
+	r.e.stats.memory.Add(-r.bs)
 	if ahead {
 		r.e.ahead.Add(-r.bs)
 	}
@@ -285,7 +288,9 @@ func (r *Reader) Close() error {
 	}
 	if reserved > 0 {
 		r.e.mem.Release(reserved)
+		r.e.stats.memory.Add(-reserved)
 	}
+	r.e.stats.readers.Add(-1)
 	r.e.unref(r.st)
 	r.stop()
 	r.signal()

@@ -96,44 +96,6 @@ func TestEngine_failedOpensDoNotExhaustHandles(t *testing.T) {
 	}
 }
 
-// With more upstreams than connections, some reachable upstreams get no
-// connection. A block refused by every upstream that has one, but not by
-// such an upstream, stays queued for ever: failUnservable keeps it (its
-// eligible set is non-empty and live), assign has no connection for it,
-// balance never dials for demand, and no deadline is armed for it.
-func TestScheduler_noBlockStrandedWithoutConnections(t *testing.T) {
-	s, err := NewScheduler(SchedulerConfig{Upstreams: 3, Conns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1000, 0)
-	s.Tick(now)
-	r := s.Ready(now)
-	for _, d := range r.Dials {
-		s.Dialed(now, d.Conn, true)
-	}
-	t.Logf("dials: %v", r.Dials)
-	k := ChunkKey{Object: 1, Index: 0}
-	s.Want(now, k, 256<<10)
-	for range 2 {
-		r = s.Ready(now)
-		for _, rq := range r.Requests {
-			s.Failed(now, rq.Conn, rq.Chunk, CauseRefused)
-		}
-	}
-	for i := range 10 {
-		now = now.Add(time.Minute)
-		s.Tick(now)
-		r = s.Ready(now)
-		if len(r.Requests)+len(r.Failures)+len(r.Dials) > 0 {
-			t.Logf("minute %d: %+v", i, r)
-			return
-		}
-	}
-	st := s.Stats()
-	t.Errorf("after 10 minutes: queued %d, in flight %d, conns %d; no request, dial or failure: the reader waits for ever (deadline %v)", st.Queued, st.InFlight, st.Conns, r.Deadline)
-}
-
 type hugeHandler struct{}
 
 func (hugeHandler) Open(ctx context.Context, path string) (peer.Object, error) { return hugeObj{}, nil }
@@ -164,41 +126,6 @@ func TestEngine_hugeObjectRefused(t *testing.T) {
 		t.Fatal("an object of 2^32 blocks was accepted")
 	}
 	t.Logf("Open: %v", err)
-}
-
-// ban() removes the upstream's connections that are still being dialed and
-// emits Closes for them, but the engine cannot close a connection it does
-// not have yet (apply skips ids not in e.conns). When the dial then
-// succeeds, Dialed finds no conn and returns: nobody ever closes it. The
-// engine keeps it in e.conns (ready for Open/describe, keepalive PINGs keep
-// it up) for the engine's lifetime.
-func TestScheduler_banWhileDialingClosesConn(t *testing.T) {
-	s, err := NewScheduler(SchedulerConfig{Upstreams: 1, Conns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1000, 0)
-	s.Tick(now)
-	r := s.Ready(now)
-	if len(r.Dials) != 2 {
-		t.Fatalf("dials %v", r.Dials)
-	}
-	first, second := r.Dials[0].Conn, r.Dials[1].Conn
-	s.Dialed(now, first, true) // the second is still dialing
-	k := ChunkKey{Object: 1, Index: 0}
-	s.Want(now, k, 1)
-	r = s.Ready(now)
-	s.Failed(now, first, k, CauseCorrupt) // ban
-	r = s.Ready(now)
-	t.Logf("after the ban: closes %v", r.Closes) // includes the dialing one; the engine has no such conn yet
-	s.Dialed(now, second, true)                  // the dial completes: the engine now holds it
-	r = s.Ready(now)
-	for _, id := range r.Closes {
-		if id == second {
-			return
-		}
-	}
-	t.Errorf("conn %d dialed after its upstream was banned: no Close is ever issued for it (Ready %+v)", second, r)
 }
 
 // After Engine.Close, post() drops evWant, and chunk() waits only on r.wake

@@ -1,6 +1,9 @@
 // Command aqueduct is the single binary of the Aqueduct video CDN. Each role
-// (origin, relay, edge) and tool (keygen, demo, lab) is a subcommand; run
-// "aqueduct help" for the list and "aqueduct ROLE --help" for its flags.
+// (origin, relay, edge) and tool (config, keygen, demo, lab) is a
+// subcommand; run "aqueduct help" for the list and "aqueduct ROLE --help"
+// for its flags. The command only parses, wires and runs: configuration is
+// package internal/conf, the node package internal/node, the roles
+// internal/roles.
 package main
 
 import (
@@ -12,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/conf"
 )
 
 // command is one subcommand. run parses its own flags from args.
@@ -23,9 +28,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"origin", "serve a content directory over HTTP and the peer protocol", runOrigin},
-		{"relay", "proxy node: fetch from upstreams, cache, serve peers", runRelay},
-		{"edge", "serve players over HTTP, fetching over many connections and paths", runEdge},
+		{"origin", "serve a content directory over HTTP and the peer protocol", roleCommand(conf.RoleOrigin)},
+		{"relay", "proxy node: fetch from upstreams, cache, serve peers", roleCommand(conf.RoleRelay)},
+		{"edge", "serve players over HTTP, fetching over many connections and paths", roleCommand(conf.RoleEdge)},
+		{"config", "write an example configuration file, or check one", runConfig},
 		{"keygen", "print a new cluster key", runKeygen},
 		{"demo", "run origin, two relays and an edge on loopback with sample content", runDemo},
 		{"lab", "WAN testbed: run experiments over emulated links (root)", runLab},
@@ -65,10 +71,6 @@ func run(args []string, stderr io.Writer) int {
 	usage(stderr)
 	return 2
 }
-
-// errUsage reports a command-line mistake that the flag set has already
-// described to the user.
-var errUsage = errors.New("usage error")
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Aqueduct: a TCP-based content delivery network for video.")

@@ -41,22 +41,6 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-func TestAddrList(t *testing.T) {
-	var l AddrList
-	if err := l.Set("127.0.0.1:7070, [::1]:7071,relay.example:9"); err != nil {
-		t.Fatal(err)
-	}
-	if len(l) != 3 || l[1] != "[::1]:7071" {
-		t.Fatalf("%v", l)
-	}
-	for _, bad := range []string{"nohost", "1.2.3.4", "a:b:c"} {
-		var l AddrList
-		if err := l.Set(bad); err == nil {
-			t.Errorf("Set(%q) accepted", bad)
-		}
-	}
-}
-
 func TestNewLogger(t *testing.T) {
 	var buf bytes.Buffer
 	l, err := NewLogger(&buf, "json", "warn")

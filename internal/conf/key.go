@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aqueduct-cdn/aqueduct/peer"
@@ -51,4 +52,34 @@ func loadKey(file string, env func(string) (string, bool)) (peer.Key, error) {
 		}
 	}
 	return peer.Key{}, ErrNoKey
+}
+
+// CheckEnvironment checks what the node will need when it starts, beyond
+// the shape Validate checks: the cluster key (from key_file or
+// $AQUEDUCT_KEY, which env looks up), the content directory of an origin,
+// the parent of a cache directory that does not exist yet. It reports
+// every problem, each as an [*Error] naming its key, joined with
+// errors.Join.
+func (c *Config) CheckEnvironment(env func(string) (string, bool)) error {
+	var errs []error
+	if err := c.LoadKey(env); err != nil {
+		errs = append(errs, &Error{Source: c.from["key_file"], Key: "key_file", Err: err})
+	}
+	if c.Role == RoleOrigin {
+		if fi, err := os.Stat(c.Origin.Root); err != nil {
+			errs = append(errs, &Error{Source: c.from["origin.root"], Key: "origin.root", Err: err})
+		} else if !fi.IsDir() {
+			errs = append(errs, &Error{Source: c.from["origin.root"], Key: "origin.root", Err: fmt.Errorf("%s is not a directory", c.Origin.Root)})
+		}
+	}
+	if c.Role != RoleOrigin && c.Cache.Dir != "" {
+		if _, err := os.Stat(c.Cache.Dir); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Dir(filepath.Clean(c.Cache.Dir))); err != nil {
+				errs = append(errs, &Error{Source: c.from["cache.dir"], Key: "cache.dir", Err: fmt.Errorf("cannot be created: %w", err)})
+			}
+		} else if err != nil {
+			errs = append(errs, &Error{Source: c.from["cache.dir"], Key: "cache.dir", Err: err})
+		}
+	}
+	return errors.Join(errs...)
 }

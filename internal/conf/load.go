@@ -51,7 +51,7 @@ type setting struct {
 // the role's default, and --config.
 func NewFlags(fs *flag.FlagSet, role Role) *Flags {
 	f := &Flags{role: role}
-	fs.StringVar(&f.config, "config", "", `YAML configuration file (write one with "aqueduct config example"); flags override it`)
+	fs.StringVar(&f.config, "config", "", "YAML configuration `FILE` (write one with \"aqueduct config example\"); flags override it")
 	def := Default(role)
 	for i := range options {
 		o := &options[i]

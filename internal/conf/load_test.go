@@ -210,7 +210,7 @@ func TestFlags_perRole(t *testing.T) {
 		{RoleRelay, []string{"upstream", "peer", "conns", "window", "cache-dir"}, []string{"http", "root", "allow-origins"},
 			[]string{"-window SIZE", "(default 1MiB)", "(default :7071)", "-upstream HOST:PORT[,...]"}},
 		{RoleEdge, []string{"upstream", "http", "conns", "window", "write-timeout", "pprof"}, []string{"peer", "root"},
-			[]string{"(default 32MiB)", "-write-timeout DURATION", "(default 30s)", "(default bbr)", "-conns N", "-config string"}},
+			[]string{"(default 32MiB)", "-write-timeout DURATION", "(default 30s)", "(default bbr)", "-conns N", "-config FILE"}},
 	} {
 		fs := flag.NewFlagSet(string(tc.role), flag.ContinueOnError)
 		var out bytes.Buffer

@@ -20,11 +20,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/edge"
+	"github.com/aqueduct-cdn/aqueduct/internal/conf"
+	"github.com/aqueduct-cdn/aqueduct/internal/node"
 	"github.com/aqueduct-cdn/aqueduct/internal/randfile"
-	"github.com/aqueduct-cdn/aqueduct/origin"
+	"github.com/aqueduct-cdn/aqueduct/internal/roles"
 	"github.com/aqueduct-cdn/aqueduct/peer"
-	"github.com/aqueduct-cdn/aqueduct/relay"
 )
 
 //go:embed sample/sample.mp4 sample/hls
@@ -40,11 +40,12 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Cluster is a running demo cluster.
+// Cluster is a running demo cluster: four nodes built from their
+// configurations exactly as "aqueduct origin|relay|edge" builds them.
 type Cluster struct {
-	Origin *origin.Origin
-	Relays []*relay.Relay
-	Edge   *edge.Edge
+	Origin *node.Node
+	Relays []*node.Node
+	Edge   *node.Node
 	Dir    string // content directory
 }
 
@@ -88,23 +89,26 @@ func Run(ctx context.Context, opts Options) error {
 	errc := make(chan error, 1)
 	go func() { errc <- run() }()
 
-	edgeURL := "http://" + c.Edge.Addr().String()
-	originURL := "http://" + c.Origin.HTTPAddr().String()
+	edgeURL := "http://" + c.Edge.Addr("http").String()
+	originURL := "http://" + c.Origin.Addr("http").String()
 	fmt.Fprintf(out, `
 Cluster running on loopback:
-  origin   HTTP %s   peer %s
-  relay 1  peer %s   (upstream: origin)
-  relay 2  peer %s   (upstream: origin)
-  edge     HTTP %s   (upstreams: both relays, 8 connections)
+  origin   HTTP %s   peer %s   admin %s
+  relay 1  peer %s   admin %s   (upstream: origin)
+  relay 2  peer %s   admin %s   (upstream: origin)
+  edge     HTTP %s   admin %s   (upstreams: both relays, 8 connections)
 
 Open in VLC, ffplay, mpv or a browser:
   MP4:   %s/video/sample.mp4
   HLS:   %s/video/hls/index.m3u8
   e.g.   ffplay %s/video/hls/index.m3u8
   Origin listing: %s/
+  Metrics: http://%s/metrics (edge), /healthz, /readyz
 
-`, c.Origin.HTTPAddr(), c.Origin.PeerAddr(), c.Relays[0].Addr(), c.Relays[1].Addr(), c.Edge.Addr(),
-		edgeURL, edgeURL, edgeURL, originURL)
+`, c.Origin.Addr("http"), c.Origin.Addr("peer"), c.Origin.Addr("admin"),
+		c.Relays[0].Addr("peer"), c.Relays[0].Addr("admin"), c.Relays[1].Addr("peer"), c.Relays[1].Addr("admin"),
+		c.Edge.Addr("http"), c.Edge.Addr("admin"),
+		edgeURL, edgeURL, edgeURL, originURL, c.Edge.Addr("admin"))
 
 	fmt.Fprintf(out, "Fetching large.bin (%d MiB, sha256 %s…):\n", opts.LargeSize>>20, largeSum[:16])
 	for _, f := range []struct{ name, url string }{
@@ -136,58 +140,61 @@ Open in VLC, ffplay, mpv or a browser:
 	}
 }
 
-// Start starts an origin over content, two relays and an edge, all on
-// loopback ports. The edge listens on edgeHTTP if it is free, else on a free
-// port. run serves until ctx ends and returns the first error.
+// Start builds an origin over content, two relays and an edge, all on
+// loopback ports, each from its configuration as the command builds it.
+// The edge listens on edgeHTTP if it is free, else on a free port. run
+// serves until ctx ends and returns the first error.
 func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cluster, func() error, error) {
 	key, err := peer.GenerateKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	pc := func(name string) peer.Config {
-		return peer.Config{Key: key, Name: name, MPTCP: true, Congestion: "bbr", Logger: log}
-	}
-	o, err := origin.New(origin.Config{Root: content, HTTPAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0",
-		Peer: pc("origin"), Logger: log.With("node", "origin")})
-	if err != nil {
-		return nil, nil, err
-	}
-	c := &Cluster{Origin: o, Dir: content}
-	runs := []func(context.Context) error{o.Run}
+	c := &Cluster{Dir: content}
+	var nodes []*node.Node
 	ok := false
 	defer func() {
 		if !ok {
-			// Run each node that was made on a dead context: each
-			// releases what New took (listeners, engines, caches).
-			dead, cancel := context.WithCancel(context.Background())
-			cancel()
-			for _, r := range runs {
-				r(dead)
-			}
-			if c.Edge != nil {
-				c.Edge.Run(dead)
+			for _, n := range nodes {
+				n.Close()
 			}
 		}
 	}()
+	build := func(role conf.Role, name string, edit func(*conf.Config)) (*node.Node, error) {
+		cfg := conf.Default(role)
+		cfg.Name, cfg.Key = name, key
+		cfg.Admin.Listen, cfg.Peer.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+		edit(&cfg)
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("demo: %s: %w", name, err)
+		}
+		n, err := roles.New(cfg, node.Options{Logger: log.With("node", name)})
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+		return n, nil
+	}
+	if c.Origin, err = build(conf.RoleOrigin, "origin", func(cfg *conf.Config) { cfg.Origin.Root = content }); err != nil {
+		return nil, nil, err
+	}
 	for i := range 2 {
-		name := fmt.Sprintf("relay%d", i+1)
-		r, err := relay.New(relay.Config{Upstreams: []string{o.PeerAddr().String()}, PeerAddr: "127.0.0.1:0",
-			CacheSize: 1 << 30, Peer: pc(name), Logger: log.With("node", name)})
+		r, err := build(conf.RoleRelay, fmt.Sprintf("relay%d", i+1), func(cfg *conf.Config) {
+			cfg.Upstreams = []string{c.Origin.Addr("peer").String()}
+		})
 		if err != nil {
 			return nil, nil, err
 		}
 		c.Relays = append(c.Relays, r)
-		runs = append(runs, r.Run)
 	}
 	if edgeHTTP == "" || !free(edgeHTTP) {
 		edgeHTTP = "127.0.0.1:0"
 	}
-	e, err := edge.New(edge.Config{Upstreams: []string{c.Relays[0].Addr().String(), c.Relays[1].Addr().String()},
-		HTTPAddr: edgeHTTP, Conns: 8, Peer: pc("edge"), Logger: log.With("node", "edge")})
-	if err != nil {
+	if c.Edge, err = build(conf.RoleEdge, "edge", func(cfg *conf.Config) {
+		cfg.HTTP.Listen = edgeHTTP
+		cfg.Upstreams = []string{c.Relays[0].Addr("peer").String(), c.Relays[1].Addr("peer").String()}
+	}); err != nil {
 		return nil, nil, err
 	}
-	c.Edge = e
 	ok = true
 	// Stop in order, downstream first, so that no node sees its upstream
 	// vanish: the edge when ctx ends, the relays when the edge has
@@ -195,14 +202,14 @@ func Start(ctx context.Context, content, edgeHTTP string, log *slog.Logger) (*Cl
 	run := func() error {
 		relayCtx, stopRelays := context.WithCancel(context.Background())
 		originCtx, stopOrigin := context.WithCancel(context.Background())
-		errs := make([]error, len(runs)+1) // origin, relays, edge
+		errs := make([]error, 2+len(c.Relays))
 		var wg, relays sync.WaitGroup
-		wg.Go(func() { errs[len(runs)] = e.Run(ctx); stopRelays() })
-		for i, r := range runs[1:] {
-			relays.Go(func() { errs[1+i] = r(relayCtx) })
+		wg.Go(func() { errs[0] = c.Edge.Run(ctx); stopRelays() })
+		for i, r := range c.Relays {
+			relays.Go(func() { errs[1+i] = r.Run(relayCtx) })
 		}
 		wg.Go(func() { relays.Wait(); stopOrigin() })
-		wg.Go(func() { errs[0] = runs[0](originCtx) })
+		wg.Go(func() { errs[len(errs)-1] = c.Origin.Run(originCtx) })
 		wg.Wait()
 		return errors.Join(errs...)
 	}

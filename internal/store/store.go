@@ -103,6 +103,35 @@ type Store struct {
 	failedWrites int64 // failed writes since writeFailing was set
 }
 
+// Check reports whether the store can take blocks now: nil, or why not
+// (closed, its directory gone or not writable). It creates and removes a
+// file in the directory, so it costs a few system calls; readiness probes
+// call it, not the data path.
+func (s *Store) Check() error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	f, err := os.CreateTemp(s.root, "check-*.tmp")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.root }
+
+// MaxBytes is the store's budget.
+func (s *Store) MaxBytes() int64 { return s.max }
+
 // Open opens the cache in cfg.Dir, creating it if needed, and rebuilds the
 // index from the files it holds. It deletes temporary files left by a crash
 // and, if the directory holds more than cfg.MaxBytes, evicts the least

@@ -1110,3 +1110,31 @@ func TestRemove_deleteFails(t *testing.T) {
 	}
 	checkConsistent(t, s)
 }
+
+func TestCheck(t *testing.T) {
+	s := openStore(t, 1<<20)
+	if err := s.Check(); err != nil {
+		t.Fatalf("Check on an open store: %v", err)
+	}
+	entries, _ := os.ReadDir(s.Dir())
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "check-") {
+			t.Errorf("Check left %s behind", e.Name())
+		}
+	}
+	// A directory that vanished (a disk unmounted, a mistaken rm -r).
+	away := s.Dir() + ".away"
+	if err := os.Rename(s.Dir(), away); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err == nil {
+		t.Error("Check with the directory gone: nil")
+	}
+	if err := os.Rename(away, s.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Check(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Check after Close: %v, want ErrClosed", err)
+	}
+}

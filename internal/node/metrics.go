@@ -1,0 +1,271 @@
+package node
+
+import (
+	"runtime"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/conf"
+	"github.com/aqueduct-cdn/aqueduct/internal/store"
+	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/transfer"
+)
+
+// The metrics, by part. Each node has its own registry (a process may run
+// several nodes: the demo does). Counters end in _total; the parts' own
+// counters are read when /metrics is scraped, not copied as they change.
+//
+// Every node:
+//
+//	aqueduct_build_info{version,revision,go_version,role,name}  1
+//	go_*, process_*                                  Go runtime and process
+//
+// HTTP servers (origin, edge):
+//
+//	aqueduct_http_requests_total{method,code}        requests answered, by status
+//	aqueduct_http_response_bytes_total               body bytes sent
+//	aqueduct_http_requests_in_flight
+//	aqueduct_http_first_byte_seconds                 histogram: request to first body byte
+//	aqueduct_http_responses_aborted_total            responses cut mid-body by a failure upstream
+//
+// Peer servers (origin, relay):
+//
+//	aqueduct_peer_connections                        authenticated connections open
+//	aqueduct_peer_connections_accepted_total
+//	aqueduct_peer_handshake_failures_total           wrong key, not the protocol, timeout
+//	aqueduct_peer_requests_total{type}               open, hashes, read
+//	aqueduct_peer_error_answers_total                requests answered with ERROR
+//	aqueduct_peer_sent_bytes_total                   DATA bytes sent
+//
+// Block cache (relay, edge with cache.dir):
+//
+//	aqueduct_cache_hits_total, _misses_total, _evictions_total, _write_errors_total
+//	aqueduct_cache_bytes, aqueduct_cache_limit_bytes, aqueduct_cache_objects, aqueduct_cache_blocks
+//
+// Transfer engine (relay, edge):
+//
+//	aqueduct_transfers_active                        objects open
+//	aqueduct_readers_active                          byte-range readers open
+//	aqueduct_reader_memory_bytes                     block buffers the readers hold
+//	aqueduct_reader_memory_limit_bytes
+//	aqueduct_transfer_copies_total                   second copies of late blocks
+//	aqueduct_transfer_wasted_bytes_total             bytes fetched for nobody (the copy that lost)
+//	aqueduct_transfer_cache_drops_total              verified blocks not cached (writer busy)
+//	aqueduct_upstream_connections{upstream}          ready connections
+//	aqueduct_upstream_requests_total{upstream}       block requests sent
+//	aqueduct_upstream_received_bytes_total{upstream} verified bytes received
+//	aqueduct_upstream_errors_total{upstream,kind}    refused, corrupt, dial, lost
+//	aqueduct_upstream_bans_total{upstream}
+//	aqueduct_upstream_retransmits_total{upstream}    TCP segments retransmitted (TCP_INFO)
+//	aqueduct_upstream_rtt_seconds{upstream,conn}     smoothed RTT of each connection (TCP_INFO)
+//	aqueduct_upstream_min_rtt_seconds{upstream,conn}
+//	aqueduct_upstream_delivery_rate_bytes_per_second{upstream,conn}
+//	aqueduct_upstream_cwnd_segments{upstream,conn}
+
+// registerProcess registers what every node exports.
+func registerProcess(reg *prometheus.Registry, cfg conf.Config) {
+	version, revision := "(devel)", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		version = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "aqueduct_build_info",
+		Help: "Build and identity of this node; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "go_version": runtime.Version(),
+			"role": string(cfg.Role), "name": cfg.Name},
+	})
+	info.Set(1)
+	reg.MustRegister(info, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// httpMetrics are the HTTP server's; the observe middleware updates them.
+type httpMetrics struct {
+	requests  *prometheus.CounterVec
+	bytes     prometheus.Counter
+	inFlight  prometheus.Gauge
+	firstByte prometheus.Histogram
+	aborted   prometheus.Counter
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aqueduct_http_requests_total", Help: "HTTP requests answered, by method and status code.",
+		}, []string{"method", "code"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aqueduct_http_response_bytes_total", Help: "HTTP response body bytes sent.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aqueduct_http_requests_in_flight", Help: "HTTP requests being answered.",
+		}),
+		firstByte: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "aqueduct_http_first_byte_seconds",
+			Help:    "Time from a request's arrival to its first body byte.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		aborted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aqueduct_http_responses_aborted_total", Help: "HTTP responses cut mid-body because the content could not be fetched.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.bytes, m.inFlight, m.firstByte, m.aborted)
+	return m
+}
+
+// methodLabel keeps the method label to a few values.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "OPTIONS":
+		return m
+	}
+	return "other"
+}
+
+// desc is a shorthand for the collectors' descriptors.
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	upLabels   = []string{"upstream"}
+	connLabels = []string{"upstream", "conn"}
+
+	engineDescs = struct {
+		objects, readers, memory, memoryLimit, copies, wasted, drops *prometheus.Desc
+		conns, requests, bytes, errors, bans, retrans                *prometheus.Desc
+		rtt, minRTT, rate, cwnd                                      *prometheus.Desc
+	}{
+		objects:     desc("aqueduct_transfers_active", "Objects open in the transfer engine."),
+		readers:     desc("aqueduct_readers_active", "Byte-range readers open in the transfer engine."),
+		memory:      desc("aqueduct_reader_memory_bytes", "Block buffers the readers hold."),
+		memoryLimit: desc("aqueduct_reader_memory_limit_bytes", "The most block buffers the readers may hold (transfer.memory)."),
+		copies:      desc("aqueduct_transfer_copies_total", "Second copies of late blocks requested."),
+		wasted:      desc("aqueduct_transfer_wasted_bytes_total", "Bytes fetched that nobody wanted any more."),
+		drops:       desc("aqueduct_transfer_cache_drops_total", "Verified blocks not cached because the cache writer was busy."),
+		conns:       desc("aqueduct_upstream_connections", "Ready connections to the upstream.", upLabels...),
+		requests:    desc("aqueduct_upstream_requests_total", "Block requests sent to the upstream.", upLabels...),
+		bytes:       desc("aqueduct_upstream_received_bytes_total", "Verified bytes received from the upstream.", upLabels...),
+		errors:      desc("aqueduct_upstream_errors_total", "Failures of the upstream, by kind: refused (an open or a request), corrupt (a block), dial, lost (a connection).", "upstream", "kind"),
+		bans:        desc("aqueduct_upstream_bans_total", "Times the upstream was banned for a corrupt block.", upLabels...),
+		retrans:     desc("aqueduct_upstream_retransmits_total", "TCP segments retransmitted on the connections to the upstream (TCP_INFO, sampled while busy).", upLabels...),
+		rtt:         desc("aqueduct_upstream_rtt_seconds", "Smoothed round-trip time of a connection (TCP_INFO).", connLabels...),
+		minRTT:      desc("aqueduct_upstream_min_rtt_seconds", "Lowest round-trip time seen on a connection (TCP_INFO).", connLabels...),
+		rate:        desc("aqueduct_upstream_delivery_rate_bytes_per_second", "The kernel's estimate of a connection's delivery rate (TCP_INFO).", connLabels...),
+		cwnd:        desc("aqueduct_upstream_cwnd_segments", "Congestion window of a connection (TCP_INFO).", connLabels...),
+	}
+)
+
+// sink sends a collector's metrics.
+type sink chan<- prometheus.Metric
+
+func (s sink) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	s <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func (s sink) counter(d *prometheus.Desc, v int64, labels ...string) {
+	s <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+// engineCollector exports a transfer engine's statistics.
+type engineCollector struct{ e *transfer.Engine }
+
+func (c engineCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
+	d, out := &engineDescs, sink(ch)
+	gauge, counter := out.gauge, out.counter
+	st := c.e.Stats()
+	gauge(d.objects, float64(st.Objects))
+	gauge(d.readers, float64(st.Readers))
+	gauge(d.memory, float64(st.Memory))
+	gauge(d.memoryLimit, float64(st.MemoryLimit))
+	counter(d.copies, st.Copies)
+	counter(d.wasted, st.WastedBytes)
+	counter(d.drops, st.StoreDrops)
+	for _, u := range c.e.Upstreams() {
+		gauge(d.conns, float64(len(u.Conns)), u.Addr)
+		counter(d.requests, u.Requests, u.Addr)
+		counter(d.bytes, u.Bytes, u.Addr)
+		counter(d.errors, u.Refused, u.Addr, "refused")
+		counter(d.errors, u.Corrupt, u.Addr, "corrupt")
+		counter(d.errors, u.DialFails, u.Addr, "dial")
+		counter(d.errors, u.Lost, u.Addr, "lost")
+		counter(d.bans, u.Bans, u.Addr)
+		counter(d.retrans, u.Retransmits, u.Addr)
+		for _, cs := range u.Conns {
+			id := strconv.FormatUint(uint64(cs.ID), 10)
+			gauge(d.rtt, cs.RTT.Seconds(), u.Addr, id)
+			gauge(d.minRTT, cs.MinRTT.Seconds(), u.Addr, id)
+			gauge(d.rate, float64(cs.DeliveryRate), u.Addr, id)
+			gauge(d.cwnd, float64(cs.Cwnd), u.Addr, id)
+		}
+	}
+}
+
+var storeDescs = struct {
+	hits, misses, evictions, writeErrors, bytes, limit, objects, blocks *prometheus.Desc
+}{
+	hits:        desc("aqueduct_cache_hits_total", "Block cache lookups that found the block."),
+	misses:      desc("aqueduct_cache_misses_total", "Block cache lookups that did not."),
+	evictions:   desc("aqueduct_cache_evictions_total", "Objects evicted from the block cache to stay within its budget."),
+	writeErrors: desc("aqueduct_cache_write_errors_total", "Blocks the cache failed to write."),
+	bytes:       desc("aqueduct_cache_bytes", "Bytes of blocks in the cache."),
+	limit:       desc("aqueduct_cache_limit_bytes", "The cache's budget (cache.size)."),
+	objects:     desc("aqueduct_cache_objects", "Objects with at least one block in the cache."),
+	blocks:      desc("aqueduct_cache_blocks", "Blocks in the cache."),
+}
+
+// storeCollector exports a block store's statistics.
+type storeCollector struct{ s *store.Store }
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	d, out := &storeDescs, sink(ch)
+	st := c.s.Stats()
+	out.counter(d.hits, st.Hits)
+	out.counter(d.misses, st.Misses)
+	out.counter(d.evictions, st.Evictions)
+	out.counter(d.writeErrors, st.WriteErrors)
+	out.gauge(d.bytes, float64(st.Bytes))
+	out.gauge(d.limit, float64(c.s.MaxBytes()))
+	out.gauge(d.objects, float64(st.Objects))
+	out.gauge(d.blocks, float64(st.Blocks))
+}
+
+var peerDescs = struct {
+	conns, accepted, handshakeFailures, requests, errors, bytes *prometheus.Desc
+}{
+	conns:             desc("aqueduct_peer_connections", "Authenticated peer connections open."),
+	accepted:          desc("aqueduct_peer_connections_accepted_total", "Peer connections accepted."),
+	handshakeFailures: desc("aqueduct_peer_handshake_failures_total", "Peer connections refused in the handshake (wrong key, not the protocol, timeout)."),
+	requests:          desc("aqueduct_peer_requests_total", "Peer requests admitted, by type.", "type"),
+	errors:            desc("aqueduct_peer_error_answers_total", "Peer requests answered with ERROR."),
+	bytes:             desc("aqueduct_peer_sent_bytes_total", "DATA bytes sent to peers."),
+}
+
+// peerCollector exports a peer server's statistics.
+type peerCollector struct{ s *peer.Server }
+
+func (c peerCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
+	d, out := &peerDescs, sink(ch)
+	counter := out.counter
+	st := c.s.Stats()
+	out.gauge(d.conns, float64(st.Active))
+	counter(d.accepted, st.Accepted)
+	counter(d.handshakeFailures, st.HandshakeFailures)
+	counter(d.requests, st.Opens, "open")
+	counter(d.requests, st.Hashes, "hashes")
+	counter(d.requests, st.Reads, "read")
+	counter(d.errors, st.Errors)
+	counter(d.bytes, st.BytesSent)
+}

@@ -1,0 +1,153 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/httpserve"
+	"github.com/aqueduct-cdn/aqueduct/internal/node"
+	"github.com/aqueduct-cdn/aqueduct/internal/safepath"
+	"github.com/aqueduct-cdn/aqueduct/internal/store"
+	"github.com/aqueduct-cdn/aqueduct/peer"
+	"github.com/aqueduct-cdn/aqueduct/transfer"
+	"github.com/aqueduct-cdn/aqueduct/wire"
+)
+
+// Mount makes n an edge: a transfer engine over the configured upstreams
+// (caching verified blocks in cache.dir if it is set) and the HTTP server
+// that players talk to.
+func Mount(n *node.Node) error {
+	cfg := n.Config()
+	var st *store.Store
+	if cfg.Cache.Dir != "" {
+		var err error
+		if st, err = n.OpenStore(cfg.Cache.Dir); err != nil {
+			return err
+		}
+	}
+	e, err := n.StartEngine(st)
+	if err != nil {
+		return err
+	}
+	ln, err := n.Listen("http", cfg.HTTP.Listen)
+	if err != nil {
+		return err
+	}
+	return n.ServeHTTP(ln, writeDeadlines(cfg.HTTP.WriteTimeout, NewHandler(e, cfg.HTTP.AllowOrigins, n.Logger())))
+}
+
+// NewHandler returns the edge's HTTP handler over engine.
+func NewHandler(engine *transfer.Engine, allowOrigins []string, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return httpserve.CORS(allowOrigins, &handler{engine: engine, log: log})
+}
+
+type handler struct {
+	engine *transfer.Engine
+	log    *slog.Logger
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rel, dir, err := safepath.FromURL(r.URL.EscapedPath())
+	if err != nil {
+		h.log.Info("request refused", "method", r.Method, "path", r.URL.EscapedPath(),
+			"status", safepath.Status(err), "reason", err.Error(), "remote_addr", r.RemoteAddr)
+		http.Error(w, safepath.Message(err), safepath.Status(err))
+		return
+	}
+	if !httpserve.ReadOnly(w, r) {
+		return
+	}
+	if dir {
+		if rel != "" {
+			http.Error(w, "404 not found: the edge does not list directories", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "Aqueduct edge. Ask for a path of the origin's content, for example\n"+
+			"/video/sample.mp4 or /video/hls/index.m3u8 in the demo (aqueduct demo).\n")
+		return
+	}
+	o, err := h.engine.Open(r.Context(), rel)
+	if err != nil {
+		status := httpStatus(err)
+		if status >= 500 {
+			h.log.Warn("cannot open object upstream", "path", rel, "err", err)
+		}
+		http.Error(w, statusLine(status), status)
+		return
+	}
+	defer o.Close()
+	m := o.Meta()
+	c := httpserve.Content{Size: m.Size, ModTime: m.ModTime, ETag: m.ETag, ContentType: m.ContentType}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	open := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		return o.NewReader(ctx, off, n)
+	}
+	if err := httpserve.Serve(w, r, c, open); err != nil {
+		h.log.Warn("cannot serve object", "path", rel, "err", err)
+		http.Error(w, statusLine(502), 502)
+		return
+	}
+}
+
+// writeDeadlines gives each write of a response d to finish.
+func writeDeadlines(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}, r)
+	})
+}
+
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// httpStatus is the status the edge answers with when no upstream could
+// open an object: the upstreams' own answer for the path where they gave
+// one, 503 when they are busy or going away, else 502.
+func httpStatus(err error) int {
+	var pe *peer.Error
+	if !errors.As(err, &pe) {
+		return http.StatusBadGateway
+	}
+	switch pe.Code {
+	case wire.CodeNotFound:
+		return http.StatusNotFound
+	case wire.CodeForbidden:
+		return http.StatusForbidden
+	case wire.CodeBadRequest:
+		return http.StatusBadRequest
+	case wire.CodeTooMany, wire.CodeShuttingDown, wire.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
+
+func statusLine(status int) string {
+	switch status {
+	case 400:
+		return "400 bad request"
+	case 403:
+		return "403 forbidden"
+	case 404:
+		return "404 not found"
+	case 503:
+		return "503 service unavailable: upstream busy or going away"
+	}
+	return "502 bad gateway: no upstream could serve the object"
+}

@@ -1,0 +1,753 @@
+package sched
+
+import (
+	"container/heap"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// sim drives a Scheduler against simulated upstreams in virtual time: each
+// connection serves its requests in order at its upstream's rate after one
+// round trip. It checks the Scheduler's invariants after every step.
+type sim struct {
+	t      *testing.T
+	s      *Scheduler
+	now    time.Time
+	ups    []*simUp
+	conns  map[ConnID]*simConn
+	events eventQueue
+	seq    int
+
+	wanted    map[ChunkKey]bool
+	completed map[ChunkKey]ConnID
+	failed    map[ChunkKey]error
+	perConn   map[ConnID]int
+	perUp     map[UpstreamID]int
+	requests  int
+	cancels   int
+	banned    []UpstreamID
+	deadline  time.Time
+
+	onComplete func(ChunkKey) // called for each first completion
+}
+
+type simUp struct {
+	rate    float64 // bytes per second per connection
+	rtt     time.Duration
+	down    bool // dials fail
+	corrupt bool // every block fails verification
+	refuse  bool // every request is refused
+}
+
+type simConn struct {
+	id        ConnID
+	up        UpstreamID
+	busyUntil time.Time
+	pending   map[ChunkKey]bool
+	rate      float64 // overrides the upstream's if set
+}
+
+type event struct {
+	at  time.Time
+	seq int
+	fn  func()
+}
+
+type eventQueue []event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if !q[i].at.Equal(q[j].at) {
+		return q[i].at.Before(q[j].at)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func newSim(t *testing.T, cfg Config, ups ...*simUp) *sim {
+	t.Helper()
+	cfg.Upstreams = len(ups)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sim{
+		t: t, s: s, now: time.Unix(1_000_000, 0), ups: ups,
+		conns:     make(map[ConnID]*simConn),
+		wanted:    make(map[ChunkKey]bool),
+		completed: make(map[ChunkKey]ConnID),
+		failed:    make(map[ChunkKey]error),
+		perConn:   make(map[ConnID]int),
+		perUp:     make(map[UpstreamID]int),
+	}
+}
+
+func (m *sim) at(d time.Duration, fn func()) {
+	m.seq++
+	heap.Push(&m.events, event{at: m.now.Add(d), seq: m.seq, fn: fn})
+}
+
+// apply carries out the Scheduler's actions.
+func (m *sim) apply() {
+	r := m.s.Ready(m.now)
+	m.banned = append(m.banned, r.Banned...)
+	for _, id := range r.Closes {
+		delete(m.conns, id)
+	}
+	for _, d := range r.Dials {
+		d := d
+		up := m.ups[d.Upstream]
+		m.at(up.rtt, func() {
+			if m.ups[d.Upstream].down {
+				m.s.Dialed(m.now, d.Conn, false)
+			} else {
+				m.conns[d.Conn] = &simConn{id: d.Conn, up: d.Upstream, pending: map[ChunkKey]bool{}}
+				m.s.Dialed(m.now, d.Conn, true)
+				m.s.SetRTT(d.Conn, up.rtt) // as the engine does from TCP_INFO
+			}
+			m.apply()
+		})
+	}
+	for _, c := range r.Cancels {
+		m.cancels++
+		sc := m.conns[c.Conn]
+		if sc == nil {
+			continue
+		}
+		delete(sc.pending, c.Chunk)
+		// The server answers the CANCEL a round trip later; the driver
+		// then reports that the cancelled request ended.
+		id := c.Conn
+		m.at(m.ups[sc.up].rtt, func() {
+			m.s.CancelEnded(m.now, id)
+			m.apply()
+		})
+	}
+	for _, rq := range r.Requests {
+		m.requests++
+		sc := m.conns[rq.Conn]
+		if sc == nil {
+			m.t.Fatalf("request on unknown conn %d", rq.Conn)
+		}
+		if sc.pending[rq.Chunk] {
+			m.t.Fatalf("chunk %v requested twice on conn %d", rq.Chunk, rq.Conn)
+		}
+		sc.pending[rq.Chunk] = true
+		up := m.ups[sc.up]
+		rate := up.rate
+		if sc.rate > 0 {
+			rate = sc.rate
+		}
+		start := m.now.Add(up.rtt)
+		if sc.busyUntil.After(start) {
+			start = sc.busyUntil
+		}
+		finish := start.Add(time.Duration(float64(blockSize) / rate * float64(time.Second)))
+		sc.busyUntil = finish
+		rq := rq
+		m.at(finish.Sub(m.now), func() {
+			sc2 := m.conns[rq.Conn]
+			if sc2 != sc || !sc.pending[rq.Chunk] {
+				return // closed or cancelled
+			}
+			delete(sc.pending, rq.Chunk)
+			m.s.Activity(rq.Conn, m.now)
+			switch {
+			case m.ups[sc.up].corrupt:
+				m.s.Failed(m.now, rq.Conn, rq.Chunk, CauseCorrupt)
+			case m.ups[sc.up].refuse:
+				m.s.Failed(m.now, rq.Conn, rq.Chunk, CauseRefused)
+			default:
+				first := false
+				if _, dup := m.completed[rq.Chunk]; !dup && m.wanted[rq.Chunk] {
+					m.completed[rq.Chunk] = rq.Conn
+					m.perConn[rq.Conn]++
+					m.perUp[sc.up]++
+					first = true
+				}
+				m.s.Completed(m.now, rq.Conn, rq.Chunk)
+				if first && m.onComplete != nil {
+					m.onComplete(rq.Chunk)
+				}
+			}
+			m.apply()
+		})
+	}
+	for _, f := range r.Failures {
+		if _, done := m.completed[f.Chunk]; done {
+			m.t.Fatalf("chunk %v failed after completing", f.Chunk)
+		}
+		m.failed[f.Chunk] = f.Err
+	}
+	m.check()
+	if !r.Deadline.IsZero() && (m.deadline.IsZero() || r.Deadline.Before(m.deadline) || !m.deadline.After(m.now)) {
+		m.deadline = r.Deadline
+		m.at(r.Deadline.Sub(m.now), func() {
+			if !m.now.Before(m.deadline) {
+				m.deadline = time.Time{}
+				m.s.Tick(m.now)
+				m.apply()
+			}
+		})
+	}
+}
+
+// check verifies the Scheduler's invariants.
+func (m *sim) check() {
+	s := m.s
+	for _, cn := range s.conns {
+		if cn.busy() > s.cfg.Pipeline {
+			m.t.Fatalf("conn %d has %d requests in flight and %d cancelled, pipeline %d", cn.id, len(cn.inflight), cn.cancelling, s.cfg.Pipeline)
+		}
+		if cn.cancelling < 0 {
+			m.t.Fatalf("conn %d: %d cancelling", cn.id, cn.cancelling)
+		}
+		if !cn.ready && len(cn.inflight) > 0 {
+			m.t.Fatalf("conn %d not ready but has requests", cn.id)
+		}
+		for _, c := range cn.inflight {
+			if !c.hasCopy(cn.id) {
+				m.t.Fatalf("conn %d lists chunk %v that has no copy there", cn.id, c.key)
+			}
+		}
+	}
+	queued := 0
+	for _, c := range s.chunks {
+		if c.queued {
+			queued++
+			if len(c.copies) > 0 {
+				m.t.Fatalf("chunk %v queued with copies", c.key)
+			}
+		} else if len(c.copies) == 0 {
+			m.t.Fatalf("chunk %v neither queued nor in flight", c.key)
+		}
+		if len(c.copies) > s.cfg.MaxCopies {
+			m.t.Fatalf("chunk %v has %d copies", c.key, len(c.copies))
+		}
+	}
+	if queued != len(s.queue) {
+		m.t.Fatalf("queue has %d, %d chunks marked queued", len(s.queue), queued)
+	}
+	for i := 1; i < len(s.queue); i++ {
+		if s.queue[i-1].seq >= s.queue[i].seq {
+			m.t.Fatal("queue out of order")
+		}
+	}
+}
+
+// run processes events until all wanted chunks ended, or no event is left,
+// or the virtual time limit passes (a test failure).
+func (m *sim) run(limit time.Duration) {
+	end := m.now.Add(limit)
+	for m.events.Len() > 0 && len(m.completed)+len(m.failed) < len(m.wanted) {
+		e := heap.Pop(&m.events).(event)
+		if e.at.After(end) {
+			m.t.Fatalf("virtual time limit: %d of %d chunks done, %d failed", len(m.completed), len(m.wanted), len(m.failed))
+		}
+		m.now = e.at
+		e.fn()
+	}
+}
+
+// settle processes the events of the next d of virtual time.
+func (m *sim) settle(d time.Duration) {
+	end := m.now.Add(d)
+	for m.events.Len() > 0 && !m.events[0].at.After(end) {
+		e := heap.Pop(&m.events).(event)
+		m.now = e.at
+		e.fn()
+	}
+	m.now = end
+}
+
+const blockSize = 256 << 10
+
+func (m *sim) want(obj ObjectID, n int) {
+	for i := range n {
+		k := ChunkKey{Object: obj, Index: uint32(i)}
+		m.wanted[k] = true
+		m.s.Want(m.now, k, blockSize)
+	}
+	m.apply()
+}
+
+func (m *sim) start() {
+	m.s.Tick(m.now)
+	m.apply()
+}
+
+func mbps(v float64) float64 { return v * 1e6 / 8 }
+
+func TestScheduler_spreadsConnections(t *testing.T) {
+	for _, tc := range []struct {
+		conns, ups int
+		want       []int
+	}{
+		{8, 2, []int{4, 4}},
+		{8, 3, []int{3, 3, 2}},
+		{1, 1, []int{1}},
+		{2, 4, []int{1, 1, 0, 0}},
+	} {
+		var ups []*simUp
+		for range tc.ups {
+			ups = append(ups, &simUp{rate: mbps(100), rtt: time.Millisecond})
+		}
+		m := newSim(t, Config{Conns: tc.conns}, ups...)
+		m.start()
+		got := make([]int, tc.ups)
+		for _, cn := range m.s.conns {
+			got[cn.up]++
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("conns=%d ups=%d: per upstream %v, want %v", tc.conns, tc.ups, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
+func TestScheduler_allChunksOnceInOrderOfUrgency(t *testing.T) {
+	m := newSim(t, Config{Conns: 4, Pipeline: 2}, &simUp{rate: mbps(50), rtt: 10 * time.Millisecond})
+	m.start()
+	m.settle(time.Second) // connections up
+	m.want(1, 64)
+	m.run(time.Minute)
+	if len(m.completed) != 64 || len(m.failed) != 0 {
+		t.Fatalf("completed %d failed %d", len(m.completed), len(m.failed))
+	}
+	if m.requests != 64 {
+		t.Errorf("%d requests for 64 chunks with equal connections", m.requests)
+	}
+}
+
+// A connection that is faster carries more blocks: assignment is pulled by
+// free pipeline slots, not split in advance.
+func TestScheduler_fasterConnectionCarriesMore(t *testing.T) {
+	fast := &simUp{rate: mbps(80), rtt: 20 * time.Millisecond}
+	slow := &simUp{rate: mbps(20), rtt: 20 * time.Millisecond}
+	m := newSim(t, Config{Conns: 2, Pipeline: 2, MaxCopies: 1}, fast, slow)
+	m.start()
+	m.settle(time.Second)
+	m.want(1, 400)
+	m.run(10 * time.Minute)
+	f, s := m.perUp[0], m.perUp[1]
+	if f+s != 400 {
+		t.Fatalf("completed %d", f+s)
+	}
+	ratio := float64(f) / float64(s)
+	if ratio < 3 || ratio > 5 {
+		t.Fatalf("fast carried %d, slow %d (ratio %.2f), want about 4", f, s, ratio)
+	}
+}
+
+func TestScheduler_lostConnectionRequeues(t *testing.T) {
+	a := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond}
+	b := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond}
+	m := newSim(t, Config{Conns: 4, Pipeline: 4}, a, b)
+	m.start()
+	m.settle(time.Second)
+	m.want(1, 200)
+	// Kill upstream a mid-sched: its connections are lost and it
+	// refuses new ones.
+	m.at(200*time.Millisecond, func() {
+		a.down = true
+		for id, sc := range m.conns {
+			if sc.up == 0 {
+				delete(m.conns, id)
+				m.s.Lost(m.now, id)
+			}
+		}
+		m.apply()
+	})
+	m.run(10 * time.Minute)
+	if len(m.completed) != 200 || len(m.failed) != 0 {
+		t.Fatalf("completed %d failed %d", len(m.completed), len(m.failed))
+	}
+	if m.perUp[0] == 0 || m.perUp[1] <= m.perUp[0] {
+		t.Fatalf("per upstream %v: want a to have carried some before it died, b most", m.perUp)
+	}
+	// b took over a's share of connections.
+	live := 0
+	for _, cn := range m.s.conns {
+		if cn.up == 1 && !cn.drain {
+			live++
+		}
+	}
+	if live != 4 {
+		t.Fatalf("upstream b has %d connections after a died, want all 4", live)
+	}
+}
+
+func TestScheduler_corruptUpstreamBanned(t *testing.T) {
+	good := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond}
+	bad := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond, corrupt: true}
+	m := newSim(t, Config{Conns: 4}, good, bad)
+	m.start()
+	m.settle(time.Second)
+	m.want(1, 50)
+	m.run(10 * time.Minute)
+	if len(m.completed) != 50 || len(m.failed) != 0 {
+		t.Fatalf("completed %d failed %d", len(m.completed), len(m.failed))
+	}
+	if len(m.banned) != 1 || m.banned[0] != 1 {
+		t.Fatalf("banned %v, want [1]", m.banned)
+	}
+	for _, cn := range m.s.conns {
+		if cn.up == 1 {
+			t.Fatalf("conn %d to the banned upstream still open", cn.id)
+		}
+	}
+	if m.perUp[1] != 0 {
+		t.Fatal("a block from the corrupt upstream counted")
+	}
+}
+
+func TestScheduler_failures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ups  []*simUp
+		want error
+	}{
+		{"all refuse", []*simUp{{rate: mbps(10), refuse: true}, {rate: mbps(10), refuse: true}}, ErrNoUpstream},
+		{"all corrupt", []*simUp{{rate: mbps(10), corrupt: true}}, ErrNoUpstream},
+		{"all down", []*simUp{{rate: mbps(10), down: true}, {rate: mbps(10), down: true}}, ErrUnreachable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newSim(t, Config{Conns: 2}, tc.ups...)
+			m.start()
+			m.want(7, 3)
+			m.run(10 * time.Minute)
+			if len(m.failed) != 3 {
+				t.Fatalf("failed %d of 3", len(m.failed))
+			}
+			for k, err := range m.failed {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("chunk %v: %v, want %v", k, err, tc.want)
+				}
+			}
+			if len(m.s.chunks) != 0 || len(m.s.queue) != 0 {
+				t.Fatal("failed chunks still tracked")
+			}
+		})
+	}
+}
+
+func TestScheduler_stalledConnectionClosed(t *testing.T) {
+	a := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond}
+	m := newSim(t, Config{Conns: 2, StallTimeout: time.Second, MaxCopies: 1}, a)
+	m.start()
+	m.settle(time.Second)
+	// Conn 1 goes silent: it never delivers.
+	for _, sc := range m.conns {
+		if sc.id == 1 {
+			sc.rate = 1 // a byte per second
+		}
+	}
+	m.want(1, 20)
+	m.run(time.Minute)
+	if len(m.completed) != 20 {
+		t.Fatalf("completed %d of 20", len(m.completed))
+	}
+	if _, ok := m.s.conns[1]; ok {
+		t.Fatal("stalled conn 1 still open")
+	}
+}
+
+// An idle connection takes a copy of the block everyone waits for when the
+// copy in flight is on a much slower connection; the loser is cancelled.
+func TestScheduler_duplicateStraggler(t *testing.T) {
+	a := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond}
+	m := newSim(t, Config{Conns: 2, Pipeline: 1}, a)
+	m.start()
+	m.settle(time.Second)
+	// Warm both connections up so their rates are known (a rate is
+	// measured over a quarter of a second at least).
+	m.want(1, 40)
+	m.run(time.Minute)
+	for _, sc := range m.conns {
+		if sc.id == 2 {
+			sc.rate = mbps(1) // 2 s per block
+		}
+	}
+	m.want(2, 2)
+	m.run(time.Minute)
+	if len(m.completed) != 42 {
+		t.Fatalf("completed %d of 42", len(m.completed))
+	}
+	if m.cancels == 0 {
+		t.Fatal("no duplicate was cancelled")
+	}
+	for k, c := range m.completed {
+		if k.Object == 2 && c != 1 {
+			t.Fatalf("block %v completed on the slow conn %d; the fast copy should win", k, c)
+		}
+	}
+}
+
+func TestScheduler_unwant(t *testing.T) {
+	a := &simUp{rate: mbps(10), rtt: 5 * time.Millisecond}
+	m := newSim(t, Config{Conns: 1, Pipeline: 1}, a)
+	m.start()
+	m.settle(time.Second)
+	k0, k1 := ChunkKey{1, 0}, ChunkKey{1, 1}
+	m.s.Want(m.now, k0, blockSize)
+	m.s.Want(m.now, k1, blockSize)
+	m.s.Want(m.now, k1, blockSize) // second waiter
+	r := m.s.Ready(m.now)
+	if len(r.Requests) != 1 || r.Requests[0].Chunk != k0 {
+		t.Fatalf("requests %v", r.Requests)
+	}
+	m.s.Unwant(m.now, k1)
+	if len(m.s.queue) != 1 {
+		t.Fatal("k1 dropped while a waiter remains")
+	}
+	m.s.Unwant(m.now, k1)
+	if len(m.s.queue) != 0 {
+		t.Fatal("k1 still queued with no waiter")
+	}
+	m.s.Unwant(m.now, k0)
+	r = m.s.Ready(m.now)
+	if len(r.Cancels) != 1 || r.Cancels[0].Chunk != k0 {
+		t.Fatalf("cancels %v, want k0", r.Cancels)
+	}
+	if len(m.s.chunks) != 0 {
+		t.Fatal("chunks left")
+	}
+}
+
+// A down upstream is probed, and when it answers it gets its share of
+// connections back; the others' extra connections are drained.
+func TestScheduler_recoveryRebalances(t *testing.T) {
+	a := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond, down: true}
+	b := &simUp{rate: mbps(100), rtt: 5 * time.Millisecond}
+	m := newSim(t, Config{Conns: 4, DialBackoff: 100 * time.Millisecond, MaxDialBackoff: time.Second}, a, b)
+	m.start()
+	m.want(1, 40)
+	m.run(time.Minute)
+	count := func(u UpstreamID) (n int) {
+		for _, cn := range m.s.conns {
+			if cn.up == u && !cn.drain {
+				n++
+			}
+		}
+		return n
+	}
+	if count(1) != 4 {
+		t.Fatalf("b has %d conns while a is down, want 4", count(1))
+	}
+	a.down = false
+	m.want(2, 400)
+	m.run(time.Minute)
+	if count(0) != 2 || count(1) != 2 {
+		t.Fatalf("after recovery a has %d, b %d; want 2 and 2", count(0), count(1))
+	}
+	if m.perUp[0] == 0 {
+		t.Fatal("recovered upstream carried nothing")
+	}
+}
+
+// Random failures never lose or duplicate a delivery, and every wanted
+// block ends.
+func TestScheduler_randomized(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		var ups []*simUp
+		for range 1 + rng.IntN(4) {
+			ups = append(ups, &simUp{rate: mbps(float64(1 + rng.IntN(200))), rtt: time.Duration(1+rng.IntN(150)) * time.Millisecond})
+		}
+		m := newSim(t, Config{Conns: 1 + rng.IntN(12), Pipeline: 1 + rng.IntN(6), DialBackoff: 50 * time.Millisecond}, ups...)
+		m.start()
+		m.want(1, 100+rng.IntN(200))
+		for i := range 5 {
+			m.at(time.Duration(100+rng.IntN(3000))*time.Millisecond, func() {
+				// Drop a random connection.
+				for id := range m.conns {
+					delete(m.conns, id)
+					m.s.Lost(m.now, id)
+					break
+				}
+				if i == 2 && len(ups) > 1 {
+					ups[rng.IntN(len(ups))].corrupt = true
+				}
+				m.apply()
+			})
+		}
+		m.run(time.Hour)
+		if len(m.completed)+len(m.failed) != len(m.wanted) {
+			t.Fatalf("seed %d: %d completed + %d failed of %d", seed, len(m.completed), len(m.failed), len(m.wanted))
+		}
+		healthy := false
+		for _, u := range ups {
+			healthy = healthy || !u.corrupt
+		}
+		if healthy && len(m.failed) > 0 {
+			t.Fatalf("seed %d: %d chunks failed with a healthy upstream", seed, len(m.failed))
+		}
+	}
+}
+
+// BenchmarkScheduler measures one block's turn through the Scheduler: a
+// Want, a Request and a Completed, with 64 blocks wanted and 32 in flight.
+func BenchmarkScheduler(b *testing.B) {
+	s, _ := New(Config{Upstreams: 2, Conns: 8, Pipeline: 4})
+	now := time.Unix(0, 0)
+	s.Tick(now)
+	for _, d := range s.Ready(now).Dials {
+		s.Dialed(now, d.Conn, true)
+	}
+	var pending []Request
+	idx := uint32(0)
+	for ; idx < 64; idx++ {
+		s.Want(now, ChunkKey{1, idx}, blockSize)
+	}
+	pending = append(pending, s.Ready(now).Requests...)
+	b.ReportAllocs()
+	for b.Loop() {
+		rq := pending[0]
+		pending = pending[1:]
+		now = now.Add(time.Millisecond)
+		s.Completed(now, rq.Conn, rq.Chunk)
+		s.Want(now, ChunkKey{1, idx}, blockSize)
+		idx++
+		pending = append(pending, s.Ready(now).Requests...)
+	}
+}
+
+// At the end of a transfer the last blocks do not sit on the slow path:
+// connections that would finish the rest of the queue first leave it to the
+// faster ones, so the transfer ends close to the ideal time, with or without
+// copies of late blocks.
+func TestScheduler_tailEndsNearIdeal(t *testing.T) {
+	run := func(copies int) (time.Duration, int) {
+		fast := &simUp{rate: mbps(40), rtt: 20 * time.Millisecond}
+		slow := &simUp{rate: mbps(5), rtt: 60 * time.Millisecond}
+		m := newSim(t, Config{Conns: 4, Pipeline: 4, MaxCopies: copies}, fast, slow)
+		m.start()
+		m.settle(time.Second)
+		start := m.now
+		m.want(1, 200)
+		m.run(10 * time.Minute)
+		if len(m.completed) != 200 {
+			t.Fatalf("copies=%d: completed %d", copies, len(m.completed))
+		}
+		return m.now.Sub(start), m.requests
+	}
+	// Two connections per path: 80 + 10 Mbit/s.
+	ideal := time.Duration(200 * blockSize * 8 * int64(time.Second) / 90e6)
+	for _, copies := range []int{1, 2} {
+		d, requests := run(copies)
+		t.Logf("copies=%d: 200 blocks in %v (ideal %v), %d requests", copies, d, ideal, requests)
+		if d > ideal*105/100 {
+			t.Errorf("copies=%d: %v, more than 5%% over the ideal %v", copies, d, ideal)
+		}
+		if requests > 200*105/100 {
+			t.Errorf("copies=%d: %d requests for 200 blocks", copies, requests)
+		}
+	}
+}
+
+// wantWindowed models a reader: it wants blocks 0..n-1 of obj at most
+// window ahead of the first block it has not received yet.
+func (m *sim) wantWindowed(obj ObjectID, n, window int) {
+	head, next := 0, 0
+	got := map[int]bool{}
+	var fill func()
+	fill = func() {
+		for next < n && next-head < window {
+			k := ChunkKey{Object: obj, Index: uint32(next)}
+			m.wanted[k] = true
+			m.s.Want(m.now, k, blockSize)
+			next++
+		}
+	}
+	m.onComplete = func(k ChunkKey) {
+		if k.Object != obj {
+			return
+		}
+		got[int(k.Index)] = true
+		for got[head] {
+			head++
+		}
+		fill()
+	}
+	fill()
+	m.apply()
+}
+
+// windowedThroughput starts the simulation, lets connections settle for a
+// second, then has a reader with a window of window blocks fetch n blocks
+// of object 1 and returns how long that took and the goodput in Mbit/s.
+func (m *sim) windowedThroughput(n, window int, limit time.Duration) (time.Duration, float64) {
+	m.start()
+	m.settle(time.Second)
+	start := m.now
+	m.wantWindowed(1, n, window)
+	m.run(limit)
+	d := m.now.Sub(start)
+	return d, float64(n*blockSize*8) / d.Seconds() / 1e6
+}
+
+// On two paths of different speed and delay, with a reader's window, the
+// transfer runs near the sum of the paths, with one connection per path or
+// four each, with a short pipeline or the default one.
+func TestScheduler_twoPathsWindowed(t *testing.T) {
+	// Seed 001's lab paths: 100 Mbit/s at 150 ms and 40 Mbit/s at 200 ms,
+	// split over the connections of each path.
+	for _, tc := range []struct {
+		name           string
+		cfg            Config
+		rate1, rate2   float64 // per connection, Mbit/s
+		carry, atLeast float64 // Mbit/s
+	}{
+		{"four connections each, pipeline 4", Config{Conns: 8, Pipeline: 4}, 25, 10, 140, 120},
+		// One connection per path fills both paths: each keeps enough
+		// requests in flight to cover its round trip at its rate.
+		{"one connection each", Config{Conns: 2}, 80, 35, 115, 100},
+		{"four connections each, default pipeline", Config{Conns: 8}, 25, 10, 140, 120},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p1 := &simUp{rate: mbps(tc.rate1), rtt: 150 * time.Millisecond}
+			p2 := &simUp{rate: mbps(tc.rate2), rtt: 200 * time.Millisecond}
+			m := newSim(t, tc.cfg, p1, p2)
+			const n = 800
+			d, got := m.windowedThroughput(n, 64, 10*time.Minute)
+			if len(m.completed) != n {
+				t.Fatalf("completed %d", len(m.completed))
+			}
+			t.Logf("%d blocks in %v: %.1f Mbit/s of %.0f; per upstream %v, %d requests", n, d, got, tc.carry, m.perUp, m.requests)
+			if got < tc.atLeast {
+				t.Fatalf("%.1f Mbit/s, want at least %.0f of the %.0f the paths carry", got, tc.atLeast, tc.carry)
+			}
+		})
+	}
+}
+
+// Completions that arrive in a burst after a stall (a retransmission
+// released them) do not inflate a connection's rate.
+func TestConn_rateOverBursts(t *testing.T) {
+	cn := &conn{}
+	t0 := time.Unix(0, 0)
+	now := t0
+	for range 5 { // five rounds: a 300 ms stall, then ten blocks at once
+		start := now
+		now = now.Add(300 * time.Millisecond)
+		for range 10 {
+			cn.observe(now, start, blockSize)
+			now = now.Add(time.Millisecond)
+		}
+	}
+	want := float64(10*blockSize) / 0.31 // bytes per second
+	if cn.rate < want/2 || cn.rate > want*2 {
+		t.Fatalf("rate %.0f B/s, want about %.0f", cn.rate, want)
+	}
+}

@@ -1,0 +1,123 @@
+package transfer
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
+	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
+)
+
+// counters are the engine's statistics; see Stats.
+type counters struct {
+	blocks, bytes, corrupt, storeHits, storeDrops, dials, dialFails atomic.Int64
+	copies, wasted                                                  atomic.Int64
+	objects, readers, memory                                        atomic.Int64
+}
+
+// upCounters are one upstream's statistics; see UpstreamStats.
+type upCounters struct {
+	requests, bytes, refused, corrupt, bans, dials, dialFails, lost, retrans atomic.Int64
+}
+
+// Stats is a snapshot of an Engine's counters.
+type Stats struct {
+	Blocks, Bytes    int64 // fetched from upstreams and verified
+	Corrupt          int64 // blocks that failed verification
+	StoreHits        int64 // blocks served from the store
+	StoreDrops       int64 // verified blocks not cached because the writer was busy
+	Dials, DialFails int64
+	Copies           int64 // second copies of late blocks requested
+	WastedBytes      int64 // bytes fetched that nobody wanted any more (the copy that lost)
+	Conns            int   // ready connections
+
+	Objects     int64 // open Objects
+	Readers     int64 // open Readers
+	Memory      int64 // bytes of block buffers the readers hold
+	MemoryLimit int64 // Config.MemoryLimit
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	n := len(e.ready)
+	e.mu.Unlock()
+	c := &e.stats
+	return Stats{
+		Blocks: c.blocks.Load(), Bytes: c.bytes.Load(), Corrupt: c.corrupt.Load(),
+		StoreHits: c.storeHits.Load(), StoreDrops: c.storeDrops.Load(),
+		Dials: c.dials.Load(), DialFails: c.dialFails.Load(),
+		Copies: c.copies.Load(), WastedBytes: c.wasted.Load(), Conns: n,
+		Objects: c.objects.Load(), Readers: c.readers.Load(),
+		Memory: c.memory.Load(), MemoryLimit: e.cfg.MemoryLimit,
+	}
+}
+
+// UpstreamStats is what the engine knows of one upstream, for metrics.
+type UpstreamStats struct {
+	Addr             string
+	Requests         int64 // block requests sent
+	Bytes            int64 // verified bytes received
+	Refused          int64 // opens and requests it refused (no such object, cannot reach its own upstreams)
+	Corrupt          int64 // blocks that failed verification
+	Bans             int64 // times it was banned for a corrupt block
+	Dials, DialFails int64
+	Lost             int64 // connections that failed
+	Retransmits      int64 // TCP segments its connections retransmitted (sampled every 100 ms while busy)
+	Conns            []ConnStats
+}
+
+// ConnStats is the kernel's view of one ready connection (Linux TCP_INFO;
+// of one subflow on an MPTCP connection). The TCP fields are zero where
+// the kernel cannot tell.
+type ConnStats struct {
+	ID           uint32
+	MPTCP        bool
+	RTT          time.Duration // smoothed round-trip time
+	MinRTT       time.Duration
+	Cwnd         uint32 // congestion window, in segments
+	DeliveryRate uint64 // bytes per second, the kernel's estimate
+	Retransmits  uint32 // segments retransmitted over the connection's life
+}
+
+// Upstreams returns a snapshot per upstream, in Config.Upstreams order,
+// with the kernel's view of each ready connection read now.
+func (e *Engine) Upstreams() []UpstreamStats {
+	e.mu.Lock()
+	ready := e.ready
+	e.mu.Unlock()
+	out := make([]UpstreamStats, len(e.cfg.Upstreams))
+	for i, addr := range e.cfg.Upstreams {
+		u := &e.ups[i]
+		out[i] = UpstreamStats{
+			Addr: addr, Requests: u.requests.Load(), Bytes: u.bytes.Load(), Refused: u.refused.Load(),
+			Corrupt: u.corrupt.Load(), Bans: u.bans.Load(), Dials: u.dials.Load(), DialFails: u.dialFails.Load(),
+			Lost: u.lost.Load(), Retransmits: u.retrans.Load(),
+		}
+	}
+	for _, c := range ready {
+		if c.pc.Err() != nil {
+			continue
+		}
+		cs := ConnStats{ID: uint32(c.id), MPTCP: sockopt.MultipathTCP(c.pc.NetConn())}
+		if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
+			cs.RTT, cs.MinRTT, cs.Cwnd, cs.DeliveryRate, cs.Retransmits = ti.RTT, ti.MinRTT, ti.Cwnd, ti.DeliveryRate, ti.TotalRetrans
+		}
+		out[c.up].Conns = append(out[c.up].Conns, cs)
+	}
+	return out
+}
+
+// sample reads a busy connection's TCP state: its RTT sizes its pipeline,
+// its retransmissions count for its upstream. Only the loop calls it.
+func (e *Engine) sample(c *engConn) {
+	ti, err := tcpinfo.Get(c.pc.NetConn())
+	if err != nil {
+		return
+	}
+	e.sched.SetRTT(c.id, ti.RTT)
+	if ti.TotalRetrans > c.retrans {
+		e.ups[c.up].retrans.Add(int64(ti.TotalRetrans - c.retrans))
+		c.retrans = ti.TotalRetrans
+	}
+}
