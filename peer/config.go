@@ -14,6 +14,11 @@ type Config struct {
 	Key  Key    // the cluster key both ends must hold
 	Name string // this node's name, sent in the handshake for the other end's logs
 
+	// NodeID names this node in OPENs' via lists (see wire.Open): a
+	// server answers LOOP to an OPEN that has passed it already. Zero
+	// turns the check off.
+	NodeID wire.NodeID
+
 	MPTCP bool // dial and listen with MPTCP where the kernel offers it
 
 	// Congestion names the congestion control for peer sockets (Linux

@@ -262,8 +262,9 @@ func (c *Conn) start(cl *call, mk func(req uint32) wire.Frame) (uint32, error) {
 
 // OpenAsync opens path under a new handle and returns the handle at once;
 // done runs when the server has described the object (or refused). READs
-// on the handle may be sent before that.
-func (c *Conn) OpenAsync(path string, done func(wire.Object, error)) (uint32, error) {
+// on the handle may be sent before that. via lists the relays the request
+// has passed (see wire.Open); nil for a request that starts here.
+func (c *Conn) OpenAsync(path string, via []wire.NodeID, done func(wire.Object, error)) (uint32, error) {
 	c.mu.Lock()
 	h := c.nextHandle
 	for {
@@ -276,7 +277,7 @@ func (c *Conn) OpenAsync(path string, done func(wire.Object, error)) (uint32, er
 	c.handles[h] = true
 	c.mu.Unlock()
 	_, err := c.start(&call{kind: kindOpen, handle: h, onOpen: done}, func(req uint32) wire.Frame {
-		return wire.Open{Request: req, Handle: h, Path: path}
+		return wire.Open{Request: req, Handle: h, Path: path, Via: via}
 	})
 	if err != nil {
 		c.mu.Lock()
@@ -294,7 +295,7 @@ func (c *Conn) Open(ctx context.Context, path string) (uint32, wire.Object, erro
 		err error
 	}
 	ch := make(chan result, 1)
-	h, err := c.OpenAsync(path, func(o wire.Object, err error) { ch <- result{o, err} })
+	h, err := c.OpenAsync(path, nil, func(o wire.Object, err error) { ch <- result{o, err} })
 	if err != nil {
 		return 0, wire.Object{}, err
 	}

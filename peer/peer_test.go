@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -608,7 +609,7 @@ func TestObjectBeforeData(t *testing.T) {
 	c := dial(t, addr, Config{Key: key})
 	for range 50 {
 		var opened atomic.Bool
-		hd, err := c.OpenAsync("a", func(wire.Object, error) { opened.Store(true) })
+		hd, err := c.OpenAsync("a", nil, func(wire.Object, error) { opened.Store(true) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -716,5 +717,57 @@ func TestServeContextEndsThenShutdown(t *testing.T) {
 	srv.Shutdown(sctx)
 	if err := <-res; err != nil {
 		t.Errorf("READ in flight at graceful shutdown failed: %v", err)
+	}
+}
+
+// viaHandler records the via list of each open.
+type viaHandler struct {
+	memHandler
+	vias chan []wire.NodeID
+}
+
+func (h *viaHandler) Open(ctx context.Context, path string) (Object, error) {
+	h.vias <- Via(ctx)
+	return h.memHandler.Open(ctx, path)
+}
+
+// An OPEN's via list reaches the handler (Via); one that lists the
+// server's own node ID is refused with LOOP before the handler sees it.
+func TestServer_via(t *testing.T) {
+	key := testKey(t)
+	h := &viaHandler{memHandler: memHandler{objects: map[string][]byte{"a": []byte("x")}}, vias: make(chan []wire.NodeID, 4)}
+	srv, addr := startServer(t, Config{Key: key, NodeID: 0xabc}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, addr, Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	open := func(via []wire.NodeID) error {
+		done := make(chan error, 1)
+		if _, err := c.OpenAsync("a", via, func(_ wire.Object, err error) { done <- err }); err != nil {
+			return err
+		}
+		return <-done
+	}
+	if err := open([]wire.NodeID{7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-h.vias; !slices.Equal(got, []wire.NodeID{7, 8}) {
+		t.Errorf("handler's Via = %v, want [7 8]", got)
+	}
+	err = open([]wire.NodeID{7, 0xabc})
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != wire.CodeLoop || !strings.Contains(pe.Message, "loop") {
+		t.Fatalf("open via the server itself: %v, want LOOP", err)
+	}
+	select {
+	case v := <-h.vias:
+		t.Errorf("the handler was called for a looping open (via %v)", v)
+	default:
+	}
+	if st := srv.Stats(); st.Loops != 1 || st.Opens != 2 {
+		t.Errorf("stats %+v, want 1 loop of 2 opens", st)
 	}
 }

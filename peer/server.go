@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +24,20 @@ type Handler interface {
 	// client sent it: the Handler must check it). To choose the error code
 	// sent to the client, return an *Error; fs.ErrNotExist maps to
 	// NOT_FOUND; anything else is sent as INTERNAL without its text.
+	// A handler that fetches the object from further upstream passes on
+	// Via(ctx).
 	Open(ctx context.Context, path string) (Object, error)
+}
+
+type viaKey struct{}
+
+// Via returns the relays the OPEN being served has passed (wire.Open.Via),
+// from a Handler's context: a handler that forwards the request upstream
+// sends them on, its own node's ID added, so that a loop of upstreams is
+// found. The Server has already refused an OPEN that passed it.
+func Via(ctx context.Context) []wire.NodeID {
+	v, _ := ctx.Value(viaKey{}).([]wire.NodeID)
+	return v
 }
 
 // Object is an open object that a Server reads from. Its methods may be
@@ -62,6 +77,24 @@ type serverCounters struct {
 	accepted, authenticated, handshakeFailures atomic.Int64
 	active                                     atomic.Int64
 	opens, hashes, reads, errors, bytes        atomic.Int64
+	loops                                      atomic.Int64
+	lastLoopLog                                atomic.Int64 // unix nanoseconds
+}
+
+// logLoop logs an OPEN that came back, at most once a second: a loop of
+// upstreams is a configuration mistake that every request repeats.
+func (s *Server) logLoop(f wire.Open) {
+	now := time.Now().UnixNano()
+	last := s.stats.lastLoopLog.Load()
+	if now-last < int64(time.Second) || !s.stats.lastLoopLog.CompareAndSwap(last, now) {
+		return
+	}
+	via := make([]string, len(f.Via))
+	for i, id := range f.Via {
+		via[i] = fmt.Sprintf("%016x", uint64(id))
+	}
+	s.log.Error("a request came back to this node: its upstreams form a loop; check the upstreams of the nodes it passed",
+		"path", f.Path, "via", strings.Join(via, ","), "node_id", fmt.Sprintf("%016x", uint64(s.cfg.NodeID)))
 }
 
 // ServerStats is a snapshot of a Server's counters, for metrics.
@@ -74,6 +107,7 @@ type ServerStats struct {
 	Hashes            int64 // GETHASHES requests admitted
 	Reads             int64 // READ requests admitted
 	Errors            int64 // requests answered with ERROR (refusals, failures, cancellations)
+	Loops             int64 // OPENs refused with LOOP: they had passed this node already
 	BytesSent         int64 // DATA payload bytes queued to clients
 }
 
@@ -83,7 +117,7 @@ func (s *Server) Stats() ServerStats {
 	return ServerStats{
 		Accepted: c.accepted.Load(), Authenticated: c.authenticated.Load(), HandshakeFailures: c.handshakeFailures.Load(),
 		Active: c.active.Load(), Opens: c.opens.Load(), Hashes: c.hashes.Load(), Reads: c.reads.Load(),
-		Errors: c.errors.Load(), BytesSent: c.bytes.Load(),
+		Errors: c.errors.Load(), Loops: c.loops.Load(), BytesSent: c.bytes.Load(),
 	}
 }
 
@@ -472,9 +506,17 @@ func (sc *serverConn) onOpen(f wire.Open) error {
 		sc.finishError(f.Request, Errorf(code, "%s", msg))
 		return nil
 	}
+	if id := sc.srv.cfg.NodeID; id != 0 && slices.Contains(f.Via, id) {
+		sc.mu.Unlock()
+		sc.srv.stats.loops.Add(1)
+		sc.srv.logLoop(f)
+		sc.finishError(f.Request, Errorf(wire.CodeLoop, "the request came back to %s (node %016x) after passing %d relays: the upstreams form a loop",
+			sc.srv.cfg.Name, uint64(id), len(f.Via)))
+		return nil
+	}
 	h := &handleState{ready: make(chan struct{})}
 	sc.handles[f.Handle] = h
-	ctx, cancel := context.WithCancel(sc.ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(sc.ctx, viaKey{}, f.Via))
 	r.cancel = cancel
 	sc.wg.Add(1)
 	sc.mu.Unlock()

@@ -52,6 +52,12 @@ type Config struct {
 
 	Store BlockStore // optional cache of verified blocks
 
+	// NodeID is this node's ID if it serves peers (a relay): it is added to
+	// the via list of every OPEN the engine sends, so that an OPEN that
+	// comes back to this node through a loop of upstreams is refused
+	// (wire.CodeLoop). Zero for a node that serves no peers.
+	NodeID wire.NodeID
+
 	ManifestTTL  time.Duration // how long an object's description is trusted before asking upstream again; default 5 s
 	MaxObjects   int           // descriptions kept; default 4096
 	MaxHashBytes int64         // block hashes kept with the descriptions; default 64 MiB
@@ -860,7 +866,11 @@ func (e *Engine) handleFor(now time.Time, c *engConn, obj *objState) (*connHandl
 	}
 	h := &connHandle{lastUse: now}
 	id, objID, want := c.id, obj.id, obj.meta
-	hd, err := c.pc.OpenAsync(obj.path(), func(o wire.Object, err error) {
+	var self []wire.NodeID
+	if e.cfg.NodeID != 0 {
+		self = []wire.NodeID{e.cfg.NodeID}
+	}
+	hd, err := c.pc.OpenAsync(obj.path(), self, func(o wire.Object, err error) {
 		ok := err == nil && o.Size == uint64(want.Size) && o.BlockSize == uint32(want.BlockSize) && o.Digest == want.Digest
 		if ok {
 			h.state.Store(handleOK)

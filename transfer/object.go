@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -83,14 +84,30 @@ func (o *Object) Close() error {
 // else from an upstream. Errors from the upstream that describe the object
 // (not found, forbidden) are returned as *peer.Error; when no upstream can
 // answer, the error wraps ErrUnreachable or the last upstream's error.
-func (e *Engine) Open(ctx context.Context, path string) (*Object, error) {
+//
+// via lists the relays the request has passed on its way here (a relay
+// passes on peer.Via of the request it serves); the engine sends them
+// upstream with Config.NodeID added, and refuses with LOOP a request that
+// would pass more than wire.MaxVia relays.
+func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Object, error) {
 	if o := e.cached(path); o != nil {
 		return o, nil
 	}
-	ch := e.sf.DoChan(path, func() (any, error) {
+	up, err := e.via(via)
+	if err != nil {
+		return nil, err
+	}
+	// Requests that came different ways are fetched apart: joining a
+	// fetch that is itself waiting on this request's way back would wait
+	// for itself.
+	key := path
+	for _, id := range via {
+		key += fmt.Sprintf("\x00%x", uint64(id))
+	}
+	ch := e.sf.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(e.ctx, e.cfg.OpenTimeout)
 		defer cancel()
-		return nil, e.fetchManifest(fctx, path)
+		return nil, e.fetchManifest(fctx, path, up)
 	})
 	select {
 	case r := <-ch:
@@ -126,7 +143,7 @@ func (e *Engine) cached(path string) *Object {
 
 // fetchManifest asks upstreams for path's description and hashes and puts
 // them in the cache.
-func (e *Engine) fetchManifest(ctx context.Context, path string) error {
+func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.NodeID) error {
 	var tried sched.UpSet
 	var lastErr error
 	for range len(e.cfg.Upstreams) {
@@ -137,7 +154,7 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 			}
 			return err
 		}
-		meta, hashes, err := e.describe(ctx, c, path)
+		meta, hashes, err := e.describe(ctx, c, path, via)
 		if err == nil {
 			e.remember(path, meta, hashes)
 			return nil
@@ -175,7 +192,7 @@ func (e *Engine) fetchManifest(ctx context.Context, path string) error {
 // For a path it has not seen, it asks for the first page of hashes right
 // behind the OPEN, so that the description and the hashes of an object of
 // up to MaxHashes blocks come in one round trip.
-func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.Meta, object.Hashes, error) {
+func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wire.NodeID) (object.Meta, object.Hashes, error) {
 	select {
 	case c.describes <- struct{}{}:
 		defer func() { <-c.describes }()
@@ -190,7 +207,7 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string) (object.
 		err error
 	}
 	och := make(chan opened, 1)
-	h, err := c.pc.OpenAsync(path, func(o wire.Object, err error) { och <- opened{o, err} })
+	h, err := c.pc.OpenAsync(path, via, func(o wire.Object, err error) { och <- opened{o, err} })
 	if err != nil {
 		return object.Meta{}, nil, err
 	}
@@ -349,4 +366,16 @@ func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet) (*engConn, err
 			return nil, fmt.Errorf("%w: %w", ErrUnreachable, ctx.Err())
 		}
 	}
+}
+
+// via is the via list to send upstream for a request that passed via: with
+// this node's ID, if it has one.
+func (e *Engine) via(via []wire.NodeID) ([]wire.NodeID, error) {
+	if e.cfg.NodeID == 0 {
+		return via, nil
+	}
+	if len(via) >= wire.MaxVia {
+		return nil, peer.Errorf(wire.CodeLoop, "the request passed %d relays, the most a request may", len(via))
+	}
+	return append(slices.Clip(via), e.cfg.NodeID), nil
 }

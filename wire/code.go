@@ -19,6 +19,7 @@ const (
 	CodeInternal     Code = 10 // the server failed
 	CodeShuttingDown Code = 11 // the server is going away and takes no new requests
 	CodeChanged      Code = 12 // the object changed under the handle; open it again
+	CodeLoop         Code = 13 // the OPEN came back to a node it passed (the upstreams form a loop), or passed too many
 )
 
 var codeNames = [...]string{
@@ -34,10 +35,11 @@ var codeNames = [...]string{
 	CodeInternal:     "INTERNAL",
 	CodeShuttingDown: "SHUTTING_DOWN",
 	CodeChanged:      "CHANGED",
+	CodeLoop:         "LOOP",
 }
 
 // Valid reports whether c is a code of version 1.
-func (c Code) Valid() bool { return c >= CodeProtocol && c <= CodeChanged }
+func (c Code) Valid() bool { return c >= CodeProtocol && c <= CodeLoop }
 
 // String returns the name of the code as the specification writes it
 // ("PROTOCOL", "NOT_FOUND", ...), or "Code(99)" for an unknown code.
@@ -62,8 +64,8 @@ func validCode(t FrameType, c Code) error {
 //   - Final: the path's own answer, which every node gives alike because
 //     every node applies the same path rules (FORBIDDEN, BAD_REQUEST):
 //     fail the request at once, asking no other upstream.
-//   - Refusal: this server cannot serve this object (NOT_FOUND, CHANGED, and
-//     the final codes), which another upstream may: ask the others; a relay
+//   - Refusal: this server cannot serve this object (NOT_FOUND, CHANGED,
+//     LOOP, and the final codes), which another upstream may: ask the others; a relay
 //     passes the answer on to its downstream; the server is not asked for
 //     the object again for a while. NOT_FOUND is the answer for the object
 //     only when no upstream has it.
@@ -77,7 +79,9 @@ func (c Code) Final() bool { return c == CodeForbidden || c == CodeBadRequest }
 
 // Refusal reports whether c says that the server cannot serve the object,
 // which another upstream may; final codes are refusals.
-func (c Code) Refusal() bool { return c.Final() || c == CodeNotFound || c == CodeChanged }
+func (c Code) Refusal() bool {
+	return c.Final() || c == CodeNotFound || c == CodeChanged || c == CodeLoop
+}
 
 // Transient reports whether c says that the server failed for now.
 func (c Code) Transient() bool { return c == CodeUnavailable || c == CodeInternal }

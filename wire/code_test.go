@@ -4,7 +4,7 @@ import "testing"
 
 func TestCode(t *testing.T) {
 	names := []string{"", "PROTOCOL", "VERSION", "AUTH", "NOT_FOUND", "FORBIDDEN", "BAD_REQUEST",
-		"TOO_MANY", "UNAVAILABLE", "CANCELLED", "INTERNAL", "SHUTTING_DOWN", "CHANGED"}
+		"TOO_MANY", "UNAVAILABLE", "CANCELLED", "INTERNAL", "SHUTTING_DOWN", "CHANGED", "LOOP"}
 	for c := range Code(len(names)) {
 		if c == 0 {
 			continue
@@ -13,10 +13,10 @@ func TestCode(t *testing.T) {
 			t.Errorf("Code(%d): Valid() = %v, String() = %q; want true, %q", c, c.Valid(), c.String(), names[c])
 		}
 	}
-	if CodeProtocol != 1 || CodeShuttingDown != 11 || CodeChanged != 12 {
+	if CodeProtocol != 1 || CodeShuttingDown != 11 || CodeChanged != 12 || CodeLoop != 13 {
 		t.Fatal("codes do not match the specification")
 	}
-	for _, c := range []Code{0, 13, 0x100, 0xffff} {
+	for _, c := range []Code{0, 14, 0x100, 0xffff} {
 		want := "Code(" + formatCode(c) + ")"
 		if c.Valid() || c.String() != want {
 			t.Errorf("Code(%d): Valid() = %v, String() = %q; want false, %q", c, c.Valid(), c.String(), want)
@@ -28,8 +28,8 @@ func formatCode(c Code) string {
 	switch c {
 	case 0:
 		return "0"
-	case 13:
-		return "13"
+	case 14:
+		return "14"
 	case 0x100:
 		return "256"
 	}
@@ -53,6 +53,7 @@ func TestCode_classes(t *testing.T) {
 		{CodeInternal, false, false, true},
 		{CodeShuttingDown, false, false, false},
 		{CodeChanged, false, true, false},
+		{CodeLoop, false, true, false},
 	}
 	for _, tc := range tests {
 		if tc.c.Final() != tc.final || tc.c.Refusal() != tc.refusal || tc.c.Transient() != tc.transient {

@@ -31,7 +31,7 @@ func TestControl_malformed(t *testing.T) {
 		{"PING/short", frame(TypePing, 0, be32(1)), TypePing, "length 4, want 8"},
 		{"PONG/long", frame(TypePong, 0, be64(1), []byte{0}), TypePong, "length 9, want 8"},
 		{"GOAWAY/code 0", frame(TypeGoAway, 0, be16(0), s16("")), TypeGoAway, "unknown code 0"},
-		{"GOAWAY/code 13", frame(TypeGoAway, 0, be16(13), s16("")), TypeGoAway, "unknown code 13"},
+		{"GOAWAY/code 14", frame(TypeGoAway, 0, be16(14), s16("")), TypeGoAway, "unknown code 14"},
 		{"GOAWAY/code max", frame(TypeGoAway, 0, be16(0xffff), s16("")), TypeGoAway, "unknown code 65535"},
 		{"GOAWAY/message 1025", frame(TypeGoAway, 0, be16(11), be16(MaxMessageLen+1), []byte("x")), TypeGoAway, "message length 1025 > max 1024"},
 		{"GOAWAY/message past end", frame(TypeGoAway, 0, be16(11), be16(4), []byte("xyz")), TypeGoAway, "message length 4 > 3 bytes left"},

@@ -26,7 +26,7 @@ func TestError_malformed(t *testing.T) {
 	}
 	checkRejects(t, []badFrame{
 		{"code 0", e(0, 0, s16("")), TypeError, "unknown code 0"},
-		{"code 13", e(1, 13, s16("x")), TypeError, "unknown code 13"},
+		{"code 14", e(1, 14, s16("x")), TypeError, "unknown code 14"},
 		{"code max", e(1, 0xffff, s16("x")), TypeError, "unknown code 65535"},
 		{"message 1025", e(1, 1, be16(MaxMessageLen+1), []byte("x")), TypeError, "message length 1025 > max 1024"},
 		{"message 65535", e(1, 1, be16(0xffff)), TypeError, "message length 65535 > max 1024"},

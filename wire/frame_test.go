@@ -388,7 +388,7 @@ func TestAppend_invalid(t *testing.T) {
 		{"ERROR/code 0", Error{}},
 		{"ERROR/message 1025", Error{Code: CodeInternal, Message: long(1025)}},
 		{"ERROR/message 70000", Error{Code: CodeInternal, Message: long(70000)}},
-		{"GOAWAY/code 13", GoAway{Code: 13}},
+		{"GOAWAY/code 14", GoAway{Code: 14}},
 		{"GOAWAY/message 65536", GoAway{Code: CodeShuttingDown, Message: long(65536)}},
 	} {
 		b := tc.f.Append(nil)

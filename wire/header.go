@@ -52,7 +52,7 @@ var frameInfos = [...]frameInfo{
 	TypeChallenge: {name: "CHALLENGE", minLen: challengeFixedLen, maxLen: challengeFixedLen + maxStr8},
 	TypeAuth:      {name: "AUTH", minLen: authLen, maxLen: authLen},
 	TypeReady:     {name: "READY", minLen: 0, maxLen: 0},
-	TypeOpen:      {name: "OPEN", minLen: openFixedLen, maxLen: openFixedLen + MaxPathLen},
+	TypeOpen:      {name: "OPEN", minLen: openFixedLen, maxLen: openFixedLen + MaxPathLen + 8*MaxVia},
 	TypeObject:    {name: "OBJECT", minLen: objectFixedLen, maxLen: objectFixedLen + 2*maxStr8},
 	TypeGetHashes: {name: "GETHASHES", minLen: getHashesLen, maxLen: getHashesLen},
 	TypeHashes:    {name: "HASHES", minLen: hashesFixedLen + DigestLen, maxLen: MaxMaxFrame},

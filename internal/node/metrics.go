@@ -38,6 +38,7 @@ import (
 //	aqueduct_peer_handshake_failures_total           wrong key, not the protocol, timeout
 //	aqueduct_peer_requests_total{type}               open, hashes, read
 //	aqueduct_peer_error_answers_total                requests answered with ERROR
+//	aqueduct_peer_loops_total                        OPENs refused with LOOP (a loop of upstreams)
 //	aqueduct_peer_sent_bytes_total                   DATA bytes sent
 //
 // Block cache (relay, edge with cache.dir):
@@ -241,13 +242,14 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var peerDescs = struct {
-	conns, accepted, handshakeFailures, requests, errors, bytes *prometheus.Desc
+	conns, accepted, handshakeFailures, requests, errors, loops, bytes *prometheus.Desc
 }{
 	conns:             desc("aqueduct_peer_connections", "Authenticated peer connections open."),
 	accepted:          desc("aqueduct_peer_connections_accepted_total", "Peer connections accepted."),
 	handshakeFailures: desc("aqueduct_peer_handshake_failures_total", "Peer connections refused in the handshake (wrong key, not the protocol, timeout)."),
 	requests:          desc("aqueduct_peer_requests_total", "Peer requests admitted, by type.", "type"),
 	errors:            desc("aqueduct_peer_error_answers_total", "Peer requests answered with ERROR."),
+	loops:             desc("aqueduct_peer_loops_total", "OPENs refused with LOOP: they had passed this node already (the upstreams form a loop)."),
 	bytes:             desc("aqueduct_peer_sent_bytes_total", "DATA bytes sent to peers."),
 }
 
@@ -267,5 +269,6 @@ func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.requests, st.Hashes, "hashes")
 	counter(d.requests, st.Reads, "read")
 	counter(d.errors, st.Errors)
+	counter(d.loops, st.Loops)
 	counter(d.bytes, st.BytesSent)
 }

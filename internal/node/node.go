@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/internal/store"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer"
+	"github.com/aqueduct-cdn/aqueduct/wire"
 )
 
 // ShutdownGrace is how long Run lets requests in flight finish when it
@@ -48,6 +51,7 @@ type Options struct {
 // Node is one node being assembled or running; see the package doc.
 type Node struct {
 	cfg    conf.Config
+	id     wire.NodeID
 	log    *slog.Logger
 	peer   peer.Config
 	reg    *prometheus.Registry
@@ -88,6 +92,10 @@ type server interface {
 // New makes the node of cfg: its logger, metrics registry, peer settings
 // and admin listener. cfg must have passed Validate and have its Key set.
 func New(cfg conf.Config, opts Options) (*Node, error) {
+	id, err := newNodeID()
+	if err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		var err error
@@ -100,8 +108,9 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 		log:    log,
 		reg:    prometheus.NewRegistry(),
 		stdout: cmpWriter(opts.Stdout, os.Stdout),
+		id:     id,
 		peer: peer.Config{
-			Key: cfg.Key, Name: cfg.Name, MPTCP: cfg.Peer.MPTCP, Congestion: cfg.Peer.Congestion, Logger: log,
+			Key: cfg.Key, Name: cfg.Name, NodeID: id, MPTCP: cfg.Peer.MPTCP, Congestion: cfg.Peer.Congestion, Logger: log,
 		},
 	}
 	for _, k := range cfg.Unused() {
@@ -128,6 +137,19 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// newNodeID draws a node's ID for loop detection: random, never zero.
+func newNodeID() (wire.NodeID, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("node: %w", err)
+		}
+		if id := wire.NodeID(binary.BigEndian.Uint64(b[:])); id != 0 {
+			return id, nil
+		}
+	}
 }
 
 func cmpWriter(w, def io.Writer) io.Writer {
@@ -256,6 +278,11 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 		Upstreams: n.cfg.Upstreams, Peer: n.peer, Conns: t.Conns, Pipeline: t.Pipeline,
 		Window: int64(t.Window), MemoryLimit: int64(t.Memory), Logger: n.log,
 	}
+	if n.cfg.Role == conf.RoleRelay {
+		// A node that serves what it fetches marks its requests, so that
+		// one that comes back through a loop of upstreams is refused.
+		tc.NodeID = n.id
+	}
 	if st != nil {
 		tc.Store = st // not a nil *Store in a non-nil interface
 	}
@@ -382,7 +409,8 @@ func (n *Node) Run(ctx context.Context) error {
 	for _, t := range tasks {
 		working.Go(func() { t(taskCtx) })
 	}
-	attrs = append(attrs, "mptcp", n.cfg.Peer.MPTCP, "congestion", n.cfg.Peer.Congestion)
+	attrs = append(attrs, "mptcp", n.cfg.Peer.MPTCP, "congestion", n.cfg.Peer.Congestion,
+		"node_id", fmt.Sprintf("%016x", uint64(n.id)))
 	n.log.Info(string(n.cfg.Role)+" listening", attrs...)
 
 	var err error

@@ -48,7 +48,7 @@ func (h *handler) Open(ctx context.Context, path string) (peer.Object, error) {
 		h.log.Info("peer request refused", "path", path, "reason", se.Reason)
 		return nil, peer.Errorf(se.Code(), "%s", se.Reason)
 	}
-	o, err := h.engine.Open(ctx, path)
+	o, err := h.engine.Open(ctx, path, peer.Via(ctx)...)
 	if err != nil {
 		return nil, upstreamError(err)
 	}

@@ -296,3 +296,74 @@ func TestRelay_stuckDownstreamHoldsBoundedMemory(t *testing.T) {
 		t.Fatal("another downstream's 300 KiB read is still waiting after 10 s behind the stuck one")
 	}
 }
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Relays whose upstreams form a loop (A's upstream is B, B's is A; or A
+// names itself under another address) refuse a request at once with LOOP
+// instead of passing it round until it times out, and count it.
+func TestRelay_upstreamLoop(t *testing.T) {
+	key, _ := peer.GenerateKey()
+	t.Run("two relays", func(t *testing.T) {
+		aAddr, bAddr := freeAddr(t), freeAddr(t)
+		a := nodetest.Config(t, conf.RoleRelay, key, bAddr)
+		a.Name, a.Peer.Listen = "relayA", aAddr
+		b := nodetest.Config(t, conf.RoleRelay, key, aAddr)
+		b.Name, b.Peer.Listen = "relayB", bAddr
+		na, nb := nodetest.Start(t, a, Mount), nodetest.Start(t, b, Mount)
+		checkLoop(t, key, aAddr, na, nb)
+	})
+	t.Run("itself", func(t *testing.T) {
+		// Listening on every address and naming itself by a loopback
+		// address is caught by Validate; by another name, at run time.
+		addr := freeAddr(t)
+		_, port, _ := net.SplitHostPort(addr)
+		self := nodetest.Config(t, conf.RoleRelay, key, "localhost:"+port)
+		self.Peer.Listen = "127.0.0.1:" + port
+		n := nodetest.Start(t, self, Mount)
+		checkLoop(t, key, addr, n, n)
+	})
+}
+
+func checkLoop(t *testing.T, key peer.Key, addr string, nodes ...*node.Node) {
+	t.Helper()
+	for _, n := range nodes { // each has dialed its upstream
+		deadline := time.Now().Add(10 * time.Second)
+		for nodetest.Metric(t, n, "aqueduct_upstream_connections") == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := peer.Dial(ctx, addr, peer.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, _, err = c.Open(ctx, "v/a.mp4")
+	var pe *peer.Error
+	if !errors.As(err, &pe) || pe.Code != wire.CodeLoop {
+		t.Fatalf("open through a loop: %v after %v, want LOOP", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("LOOP took %v", d)
+	}
+	t.Logf("open through a loop: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	var loops float64
+	for _, n := range nodes {
+		loops += nodetest.Metric(t, n, "aqueduct_peer_loops_total")
+	}
+	if loops == 0 {
+		t.Error("aqueduct_peer_loops_total is 0")
+	}
+}

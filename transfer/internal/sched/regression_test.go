@@ -77,3 +77,44 @@ func TestScheduler_banWhileDialingClosesConn(t *testing.T) {
 	}
 	t.Errorf("conn %d dialed after its upstream was banned: no Close is ever issued for it (Ready %+v)", second, r)
 }
+
+// Eight dials to an upstream that is not up yet fail together: that is one
+// failure of the upstream, not eight, so it stays reachable and is dialed
+// again after the first backoff (250 ms), not after 15 s. (Counted one
+// each, they put a relay started a moment before its upstream out of
+// service for 15 s.)
+func TestScheduler_failedDialBatchCountsOnce(t *testing.T) {
+	s, err := New(Config{Upstreams: 1, Conns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	s.Tick(now)
+	dials := s.Ready(now).Dials
+	if len(dials) != 8 {
+		t.Fatalf("%d dials, want 8", len(dials))
+	}
+	for _, d := range dials {
+		s.Dialed(now.Add(time.Millisecond), d.Conn, false)
+	}
+	if f := s.ups[0].failures; f != 1 {
+		t.Errorf("%d failures counted for one batch of dials", f)
+	}
+	if !s.Usable(now).Has(0) {
+		t.Error("the upstream is not usable after one failed batch")
+	}
+	later := now.Add(300 * time.Millisecond)
+	s.Tick(later)
+	if n := len(s.Ready(later).Dials); n != 8 {
+		t.Errorf("%d dials 300 ms later, want 8", n)
+	}
+	// The second batch fails too: a second failure.
+	for id, cn := range s.conns {
+		if !cn.ready {
+			s.Dialed(later.Add(time.Millisecond), id, false)
+		}
+	}
+	if f := s.ups[0].failures; f != 2 {
+		t.Errorf("%d failures after two batches, want 2", f)
+	}
+}

@@ -153,6 +153,7 @@ func (s *UpSet) Add(u UpstreamID)     { *s |= 1 << uint(u) }
 
 type upstream struct {
 	failures    int       // consecutive failures; reset by a completed request
+	failedAt    time.Time // the last failure counted
 	retryAt     time.Time // no dial before this
 	bannedUntil time.Time
 }
@@ -163,6 +164,7 @@ type upstream struct {
 type conn struct {
 	id       ConnID
 	up       UpstreamID
+	dialedAt time.Time // when the Dial action was issued
 	ready    bool // dialed and authenticated
 	drain    bool // takes no new requests; closed when its last one ends
 	inflight []*chunk
@@ -395,7 +397,7 @@ func (s *Scheduler) Dialed(now time.Time, id ConnID, ok bool) {
 	switch {
 	case !ok:
 		delete(s.conns, id)
-		s.failUpstream(now, cn.up)
+		s.failConn(now, cn)
 	case cn.drain:
 		// Not needed any more.
 		delete(s.conns, id)
@@ -422,7 +424,7 @@ func (s *Scheduler) Lost(now time.Time, id ConnID) {
 	s.remove(cn)
 	s.poolDirty = true
 	if cn.served == 0 {
-		s.failUpstream(now, cn.up)
+		s.failConn(now, cn)
 	}
 	s.step(now)
 }
@@ -480,7 +482,7 @@ func (s *Scheduler) Tick(now time.Time) {
 		if len(cn.inflight) > 0 && now.Sub(cn.lastData) >= s.cfg.StallTimeout {
 			s.ready.Closes = append(s.ready.Closes, cn.id)
 			s.remove(cn)
-			s.failUpstream(now, cn.up)
+			s.failConn(now, cn)
 		}
 	}
 	s.step(now)
@@ -593,9 +595,21 @@ func (s *Scheduler) maybeFinishDrain(cn *conn) {
 	}
 }
 
+// failConn counts the failure of connection cn (its dial failed, or it died
+// or stalled before serving anything) against its upstream. Connections
+// dialed together that fail together (an upstream that is down refuses
+// them all) are one failure, not one each: only a connection dialed after
+// the last counted failure counts.
+func (s *Scheduler) failConn(now time.Time, cn *conn) {
+	if up := &s.ups[cn.up]; up.failures == 0 || cn.dialedAt.After(up.failedAt) {
+		s.failUpstream(now, cn.up)
+	}
+}
+
 func (s *Scheduler) failUpstream(now time.Time, u UpstreamID) {
 	up := &s.ups[u]
 	up.failures++
+	up.failedAt = now
 	d := s.cfg.DialBackoff << min(up.failures-1, 16)
 	up.retryAt = now.Add(min(d, s.cfg.MaxDialBackoff))
 }
@@ -729,12 +743,12 @@ func (s *Scheduler) balance(now time.Time) {
 		case !s.reachable(now, uid):
 			// A probe: one connection when the retry time has come.
 			if live[u] == 0 && !now.Before(s.ups[u].retryAt) {
-				s.dial(uid)
+				s.dial(now, uid)
 			}
 			continue
 		}
 		for live[u] < target[u] && !now.Before(s.ups[u].retryAt) {
-			s.dial(uid)
+			s.dial(now, uid)
 			live[u]++
 		}
 		if live[u] > target[u] {
@@ -753,10 +767,10 @@ func (s *Scheduler) balance(now time.Time) {
 	}
 }
 
-func (s *Scheduler) dial(u UpstreamID) {
+func (s *Scheduler) dial(now time.Time, u UpstreamID) {
 	s.nextConn++
 	id := s.nextConn
-	s.conns[id] = &conn{id: id, up: u}
+	s.conns[id] = &conn{id: id, up: u, dialedAt: now}
 	s.ready.Dials = append(s.ready.Dials, Dial{Conn: id, Upstream: u})
 }
 
