@@ -165,8 +165,8 @@ type conn struct {
 	id       ConnID
 	up       UpstreamID
 	dialedAt time.Time // when the Dial action was issued
-	ready    bool // dialed and authenticated
-	drain    bool // takes no new requests; closed when its last one ends
+	ready    bool      // dialed and authenticated
+	drain    bool      // takes no new requests; closed when its last one ends
 	inflight []*chunk
 	// cancelling counts requests cancelled on this connection that have
 	// not ended yet: they still hold a buffer and the connection's
