@@ -390,3 +390,25 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("config check --print of the origin example: exit %d\n%s", code, out)
 	}
 }
+
+// TestEdge_pointedAtHTTPPort: an edge given the origin's HTTP port as its
+// upstream says so at once, and a player gets its 502 at once (it waited
+// 9 s before, behind a wire error).
+func TestEdge_pointedAtHTTPPort(t *testing.T) {
+	o := startOrigin(t, content(t).Root)
+	e := startEdge(t, "edge", []string{o.httpAddr})
+	start := time.Now()
+	resp, err := client.Get("http://" + e.httpAddr + "/large.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != 502 || took > 2*time.Second {
+		t.Errorf("GET: %s after %v, want 502 at once", resp.Status, took)
+	}
+	e.waitLog(t, 5*time.Second, "a warning that the upstream is an HTTP server", func(s string) bool {
+		a := logAttrs(s)
+		return a["level"] == "WARN" && strings.Contains(a["err"], o.httpAddr+" is an HTTP server")
+	})
+}

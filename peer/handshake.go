@@ -1,10 +1,12 @@
 package peer
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,6 +68,9 @@ func clientHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) 
 		return session{}, fmt.Errorf("peer: handshake: %w", err)
 	}
 	fr.max = wire.HandshakeMaxPayload
+	if err := sniff(fr.br, nc.RemoteAddr()); err != nil {
+		return session{}, err
+	}
 	f, err := fr.next()
 	if err != nil {
 		return session{}, fmt.Errorf("peer: handshake: %w", err)
@@ -178,4 +183,37 @@ func serverHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) 
 	}
 	fr.max = cfg.MaxFrame
 	return session{version: wire.Version1, peerName: hello.Name, peerMaxFrame: hello.MaxFrame}, nil
+}
+
+// ErrNotPeer reports a server that answered the handshake in another
+// protocol: an HTTP, TLS or SSH server at the address given as a peer's.
+// Retrying will not help; the address is wrong.
+var ErrNotPeer = errors.New("peer: not an Aqueduct peer port")
+
+// sniff looks at the start of the server's first answer and says what
+// else the server is, if it speaks HTTP, TLS or SSH. A peer sends a
+// CHALLENGE frame, whose first bytes are a small length.
+func sniff(br *bufio.Reader, addr net.Addr) error {
+	b, err := br.Peek(5)
+	if err != nil {
+		return nil // fr.next reports it
+	}
+	var what string
+	switch {
+	case bytes.HasPrefix(b, []byte("HTTP/")):
+		line, _, _ := bytes.Cut(b, []byte("\r"))
+		if n := br.Buffered(); n > len(line) {
+			all, _ := br.Peek(min(n, 80))
+			line, _, _ = bytes.Cut(all, []byte("\r"))
+		}
+		what = fmt.Sprintf("an HTTP server (it answered %q)", line)
+	case (b[0] == 0x15 || b[0] == 0x16) && b[1] == 3:
+		what = "a TLS server"
+	case bytes.HasPrefix(b, []byte("SSH-")):
+		what = "an SSH server"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s is %s: give a peer address (an origin's or relay's --peer; 7070 and 7071 by default)",
+		ErrNotPeer, addr, what)
 }

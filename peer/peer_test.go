@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -769,5 +771,24 @@ func TestServer_via(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Loops != 1 || st.Opens != 2 {
 		t.Errorf("stats %+v, want 1 loop of 2 opens", st)
+	}
+}
+
+// Dialing an HTTP server as a peer fails at once, saying what it is; the
+// preface's CR LF makes an HTTP/1 server answer without waiting for more.
+func TestDial_notAPeer(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 20 { // every nonce, not only those that hold a newline
+		start := time.Now()
+		_, err := Dial(ctx, srv.Listener.Addr().String(), Config{Key: testKey(t)})
+		if !errors.Is(err, ErrNotPeer) || !strings.Contains(err.Error(), `is an HTTP server (it answered "HTTP/1.1 400 Bad Request")`) {
+			t.Fatalf("dial an HTTP server: %v", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("took %v", d)
+		}
 	}
 }

@@ -151,10 +151,10 @@ type Engine struct {
 	manifests manifestCache
 	byDigest  map[object.Digest]*objState
 	nextObj   sched.ObjectID
-	ready     []*engConn    // ready connections, for Open
-	readyGen  chan struct{} // closed and replaced when ready or usable changes
-	usable    sched.UpSet   // upstreams reachable or being dialed
-	dialErrs  map[string]time.Time
+	ready     []*engConn           // ready connections, for Open
+	readyGen  chan struct{}        // closed and replaced when ready or usable changes
+	usable    sched.UpSet          // upstreams reachable or being dialed
+	dialErrs  map[string]dialError // the last failure to reach each upstream, by address
 
 	stats  counters
 	ups    []upCounters // by UpstreamID
@@ -507,6 +507,11 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 		e.stats.dialFails.Add(1)
 		e.ups[up].dialFails.Add(1)
 		e.sched.Dialed(now, ev.id, false)
+		if errors.Is(ev.err, peer.ErrNotPeer) || errors.Is(ev.err, peer.ErrAuth) {
+			// The address or the key is wrong: fail what waits for this
+			// upstream now rather than after the redials.
+			e.sched.Unusable(now, up)
+		}
 		return
 	}
 	e.mu.Lock()
@@ -765,18 +770,28 @@ func (e *Engine) dial(d sched.Dial) {
 	}()
 }
 
-// logDialError logs the first failure of a run of failures to an upstream
-// at Warn, the rest at Debug.
+// dialError is the last failure to reach an upstream, and when the run of
+// failures it belongs to was last logged at Warn.
+type dialError struct {
+	err    error
+	logged time.Time
+}
+
+// logDialError remembers err as the upstream's last failure and logs the
+// first failure of a run of failures to an upstream at Warn, the rest at
+// Debug.
 func (e *Engine) logDialError(addr string, err error) {
 	e.mu.Lock()
 	if e.dialErrs == nil {
-		e.dialErrs = make(map[string]time.Time)
+		e.dialErrs = make(map[string]dialError)
 	}
 	last, seen := e.dialErrs[addr]
-	loud := !seen || time.Since(last) > time.Minute
+	loud := !seen || time.Since(last.logged) > time.Minute
 	if loud {
-		e.dialErrs[addr] = time.Now()
+		last.logged = time.Now()
 	}
+	last.err = err
+	e.dialErrs[addr] = last
 	e.mu.Unlock()
 	if loud {
 		e.log.Warn("cannot connect to upstream", "upstream", addr, "err", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -358,12 +359,12 @@ func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet) (*engConn, err
 		}
 		if usable&^tried == 0 {
 			// No upstream left to try is reachable or being dialed.
-			return nil, ErrUnreachable
+			return nil, e.unreachable(nil)
 		}
 		select {
 		case <-gen:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", ErrUnreachable, ctx.Err())
+			return nil, e.unreachable(ctx.Err())
 		}
 	}
 }
@@ -378,4 +379,25 @@ func (e *Engine) via(via []wire.NodeID) ([]wire.NodeID, error) {
 		return nil, peer.Errorf(wire.CodeLoop, "the request passed %d relays, the most a request may", len(via))
 	}
 	return append(slices.Clip(via), e.cfg.NodeID), nil
+}
+
+// unreachable is ErrUnreachable with why each upstream that failed could
+// not be reached, and cause (a context's end) if not nil.
+func (e *Engine) unreachable(cause error) error {
+	var why []string
+	e.mu.Lock()
+	for _, addr := range e.cfg.Upstreams {
+		if d, ok := e.dialErrs[addr]; ok {
+			why = append(why, d.err.Error())
+		}
+	}
+	e.mu.Unlock()
+	err := ErrUnreachable
+	if len(why) > 0 {
+		err = fmt.Errorf("%w (%s)", err, strings.Join(why, "; "))
+	}
+	if cause != nil {
+		err = fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
 }

@@ -5,8 +5,12 @@ import "encoding/hex"
 // Version1 is the protocol version this package implements.
 const Version1 uint16 = 1
 
-// Preface is the 8 ASCII bytes a client sends before its first frame.
-const Preface = "AQUEDUCT"
+// Preface is the 12 bytes a client sends before its first frame:
+// "AQUEDUCT", then CR LF CR LF, so that a server of another protocol given
+// by mistake answers at once (an HTTP/1 server reads a malformed request
+// line and answers 400) rather than waiting for more, as HTTP/2's
+// connection preface does.
+const Preface = "AQUEDUCT\r\n\r\n"
 
 // Payload limits. Every max_frame a node announces in HELLO or CHALLENGE lies
 // in [MinMaxFrame, MaxMaxFrame].

@@ -152,6 +152,7 @@ func (s UpSet) Has(u UpstreamID) bool { return s&(1<<uint(u)) != 0 }
 func (s *UpSet) Add(u UpstreamID)     { *s |= 1 << uint(u) }
 
 type upstream struct {
+	unusable    bool      // Unusable was called; until a dial succeeds, its dials do not make it usable
 	failures    int       // consecutive failures; reset by a completed request
 	failedAt    time.Time // the last failure counted
 	retryAt     time.Time // no dial before this
@@ -411,6 +412,7 @@ func (s *Scheduler) Dialed(now time.Time, id ConnID, ok bool) {
 		// before it serves anything.
 		up := &s.ups[cn.up]
 		up.failures = min(up.failures, s.cfg.DownAfter-1)
+		up.unusable = false
 	}
 	s.step(now)
 }
@@ -445,6 +447,20 @@ func (s *Scheduler) SetRTT(id ConnID, rtt time.Duration) {
 	if cn := s.conns[id]; cn != nil && rtt > 0 {
 		cn.rtt = rtt
 	}
+}
+
+// Unusable reports that upstream u answered in a way that retrying soon
+// will not change (it does not speak the protocol, or does not hold the
+// cluster key): it is down at once, its blocks go elsewhere or fail, and it
+// is probed again only after MaxDialBackoff.
+func (s *Scheduler) Unusable(now time.Time, u UpstreamID) {
+	up := &s.ups[u]
+	up.unusable = true
+	up.failures = max(up.failures+1, s.cfg.DownAfter)
+	up.failedAt = now
+	up.retryAt = now.Add(s.cfg.MaxDialBackoff)
+	s.poolDirty = true
+	s.step(now)
 }
 
 // Drain stops giving work to a connection that can take no more (its peer
@@ -507,7 +523,7 @@ func (s *Scheduler) Usable(now time.Time) UpSet {
 		}
 	}
 	for _, cn := range s.conns {
-		if !cn.ready {
+		if !cn.ready && !s.ups[cn.up].unusable {
 			set.Add(cn.up)
 		}
 	}
