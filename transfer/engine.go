@@ -16,6 +16,7 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
 	"github.com/aqueduct-cdn/aqueduct/wire"
+	"github.com/jonboulle/clockwork"
 )
 
 // BlockStore keeps verified blocks (package store implements it). Errors
@@ -69,6 +70,9 @@ type Config struct {
 
 	// dial replaces peer.Dial in tests.
 	dial func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error)
+	// clock is where the engine reads time and sets its timers; tests
+	// replace it with a clock they step by hand.
+	clock clockwork.Clock
 
 	describes int // descriptions fetched at once per connection, from Peer.MaxRequests
 }
@@ -120,6 +124,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.dial == nil {
 		c.dial = peer.Dial
+	}
+	if c.clock == nil {
+		c.clock = clockwork.NewRealClock()
 	}
 	return nil
 }
@@ -329,14 +336,15 @@ func (e *Engine) post(ev any) {
 }
 
 func (e *Engine) loop() {
-	timer := time.NewTimer(time.Hour)
+	clock := e.cfg.clock
+	timer := clock.NewTimer(time.Hour)
 	defer timer.Stop()
-	activity := time.NewTicker(100 * time.Millisecond)
+	activity := clock.NewTicker(100 * time.Millisecond)
 	defer activity.Stop()
-	reports := time.NewTicker(reportEvery)
+	reports := clock.NewTicker(reportEvery)
 	defer reports.Stop()
-	e.report.start = time.Now()
-	e.sched.Tick(time.Now())
+	e.report.start = e.cfg.clock.Now()
+	e.sched.Tick(e.cfg.clock.Now())
 	e.apply(timer)
 	for {
 		select {
@@ -348,12 +356,12 @@ func (e *Engine) loop() {
 			// Act on each event before the next: an event may fail a
 			// block that the next one wants again.
 			e.handle(ev)
-		case <-timer.C:
-			e.sched.Tick(time.Now())
-		case <-reports.C:
+		case <-timer.Chan():
+			e.sched.Tick(e.cfg.clock.Now())
+		case <-reports.Chan():
 			e.logReport()
 			continue
-		case <-activity.C:
+		case <-activity.Chan():
 			// Progress is DATA arriving; keepalives do not count.
 			for _, c := range e.conns {
 				if len(c.reqs) > 0 {
@@ -402,7 +410,7 @@ var (
 const MaxUpstreams = sched.MaxUpstreams
 
 func (e *Engine) handle(ev any) {
-	now := time.Now()
+	now := e.cfg.clock.Now()
 	switch ev := ev.(type) {
 	case evWant:
 		key := sched.ChunkKey{Object: ev.obj.id, Index: ev.idx}
@@ -664,7 +672,7 @@ func (e *Engine) dropConn(now time.Time, c *engConn) {
 
 // apply carries out the scheduler's actions, and those that carrying them
 // out gives rise to, until there are none.
-func (e *Engine) apply(timer *time.Timer) {
+func (e *Engine) apply(timer clockwork.Timer) {
 	for range 16 {
 		if !e.applyOnce(timer) {
 			return
@@ -674,8 +682,8 @@ func (e *Engine) apply(timer *time.Timer) {
 
 // applyOnce carries out one batch of actions and reports whether there was
 // any.
-func (e *Engine) applyOnce(timer *time.Timer) bool {
-	now := time.Now()
+func (e *Engine) applyOnce(timer clockwork.Timer) bool {
+	now := e.cfg.clock.Now()
 	r := e.sched.Ready(now)
 	changed := false
 	for _, id := range r.Closes {
@@ -717,7 +725,7 @@ func (e *Engine) applyOnce(timer *time.Timer) bool {
 		e.log.Warn("upstream banned after sending a corrupt block", "upstream", e.cfg.Upstreams[u], "for", e.sched.Config().BanFor)
 	}
 	if !r.Deadline.IsZero() {
-		timer.Reset(max(time.Until(r.Deadline), time.Millisecond))
+		timer.Reset(max(e.cfg.clock.Until(r.Deadline), time.Millisecond))
 	}
 	e.stats.copies.Store(int64(e.sched.Duplicates()))
 	if changed || len(r.Dials) > 0 || e.readyDirty {
@@ -733,7 +741,7 @@ func (e *Engine) publish() {
 	for _, c := range e.conns {
 		ready = append(ready, c)
 	}
-	usable := e.sched.Usable(time.Now())
+	usable := e.sched.Usable(e.cfg.clock.Now())
 	e.mu.Lock()
 	e.ready = ready
 	e.usable = usable
@@ -786,9 +794,9 @@ func (e *Engine) logDialError(addr string, err error) {
 		e.dialErrs = make(map[string]dialError)
 	}
 	last, seen := e.dialErrs[addr]
-	loud := !seen || time.Since(last.logged) > time.Minute
+	loud := !seen || e.cfg.clock.Since(last.logged) > time.Minute
 	if loud {
-		last.logged = time.Now()
+		last.logged = e.cfg.clock.Now()
 	}
 	last.err = err
 	e.dialErrs[addr] = last
@@ -945,7 +953,7 @@ func (r *report) add(u sched.UpstreamID, n int64) {
 // and the bytes fetched for nothing since the last report, if anything was
 // fetched; and at Debug each connection's rate and pipeline depth.
 func (e *Engine) logReport() {
-	now := time.Now()
+	now := e.cfg.clock.Now()
 	r := &e.report
 	st := e.sched.Stats()
 	if len(r.bytes) > 0 {

@@ -133,7 +133,7 @@ func (e *Engine) cached(path string) *Object {
 		return nil
 	}
 	m := el.Value.(*manifest)
-	if time.Since(m.fetched) >= e.cfg.ManifestTTL {
+	if e.cfg.clock.Since(m.fetched) >= e.cfg.ManifestTTL {
 		return nil
 	}
 	e.manifests.order.MoveToFront(el)
@@ -165,7 +165,7 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 			// fault. Try again shortly, this upstream included.
 			lastErr = err
 			select {
-			case <-time.After(10 * time.Millisecond):
+			case <-e.cfg.clock.After(10 * time.Millisecond):
 			case <-ctx.Done():
 			}
 			continue
@@ -302,7 +302,7 @@ func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes) {
 	p := path
 	st.upPath.Store(&p)
 	st.refs++
-	m := &manifest{path: path, meta: meta, st: st, fetched: time.Now()}
+	m := &manifest{path: path, meta: meta, st: st, fetched: e.cfg.clock.Now()}
 	mc := &e.manifests
 	if el := mc.m[path]; el != nil {
 		old := el.Value.(*manifest)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/peer/peertest"
+	"github.com/jonboulle/clockwork"
 )
 
 // The counters follow a transfer: per-upstream requests and bytes, the
@@ -68,5 +69,40 @@ func TestEngine_stats(t *testing.T) {
 	blocks := int64(o.Meta().Blocks())
 	if requests < blocks || bytes != int64(len(data)) {
 		t.Errorf("requests %d for %d blocks, bytes %d of %d", requests, blocks, bytes, len(data))
+	}
+}
+
+// An object's description is trusted for ManifestTTL of the engine's clock,
+// then asked for again: stepped by hand, with no sleeping.
+func TestEngine_manifestTTL(t *testing.T) {
+	data := peertest.RandomBytes(300<<10, 8)
+	f := newFixture(t, 1, map[string][]byte{"v.bin": data})
+	fc := clockwork.NewFakeClock()
+	e := f.engine(t, Config{Conns: 1, ManifestTTL: 5 * time.Second, clock: fc})
+	opens := func() int64 { return f.servers[0].Handler.Opens.Load() }
+	open := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		o, err := e.Open(ctx, "v.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Close()
+	}
+	open()
+	first := opens()
+	if first == 0 {
+		t.Fatal("the first open asked no upstream")
+	}
+	fc.Advance(4 * time.Second)
+	open()
+	if got := opens(); got != first {
+		t.Errorf("an open 4 s later asked the upstream again (%d opens, then %d)", first, got)
+	}
+	fc.Advance(2 * time.Second)
+	open()
+	if got := opens(); got <= first {
+		t.Errorf("an open 6 s later, past the 5 s TTL, did not ask the upstream again (%d opens)", got)
 	}
 }

@@ -1,11 +1,13 @@
 // Package aqtest holds helpers shared by Aqueduct's tests: loggers that
-// write to the test's log.
+// write to the test's log, and the goroutine-leak check.
 package aqtest
 
 import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // Logger returns a logger that writes to t.Log at level and above.
@@ -19,4 +21,19 @@ func (w writer) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// VerifyTestMain runs the package's tests, then fails them if goroutines
+// they started are still running (go.uber.org/goleak): a Close that does
+// not wait for its goroutines, a connection left open. Packages that start
+// goroutines call it from TestMain:
+//
+//	func TestMain(m *testing.M) { aqtest.VerifyTestMain(m) }
+func VerifyTestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Idle keep-alive connections of http.DefaultClient, which tests
+		// share; they close on their own after the idle timeout.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	)
 }
