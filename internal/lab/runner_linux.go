@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -31,11 +32,17 @@ const (
 // run so that an interrupted experiment keeps what it measured. A failing
 // run is recorded and the experiment goes on. The testbed is removed
 // however Run ends; if ctx is cancelled Run stops the current run, writes
-// the results so far, and returns ctx's error.
+// the results so far, and returns ctx's error. Before anything else, Run
+// checks that every program the experiment's commands run is installed
+// (Experiment.Tools), and returns a MissingToolError for each one that is
+// not.
 func Run(ctx context.Context, e *Experiment, opt RunOptions) (*Results, error) {
 	log := discardLogger(opt.Logger)
 	e, err := prepare(e, opt)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTools(e, exec.LookPath); err != nil {
 		return nil, err
 	}
 	if err := Preflight(); err != nil {

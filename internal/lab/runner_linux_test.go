@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,4 +100,24 @@ func TestRun_casesFailingAndCutAreReported(t *testing.T) {
 		t.Errorf("capture of a→b: %v, %v", st, err)
 	}
 	// Namespaces and the work directory are gone (labtest.ID checks).
+}
+
+// TestRun_missingToolFailsFirst: an experiment whose client runs a program
+// that is not installed fails before Run creates anything, root or not.
+func TestRun_missingToolFailsFirst(t *testing.T) {
+	src := strings.Replace(runnerExperiment, "client: {host: c, run: 'true'}", "client: {host: c, run: 'aql-no-such-tool --fetch {{.Out}}'}", 1)
+	e, err := lab.ParseExperiment([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "results")
+	_, err = lab.Run(t.Context(), e, lab.RunOptions{Out: out, ID: "tnotool"})
+	var mt *lab.MissingToolError
+	if !errors.As(err, &mt) || mt.Tool != "aql-no-such-tool" ||
+		err.Error() != "lab: experiment runner-test runs aql-no-such-tool, which is not installed" {
+		t.Fatalf("Run: %v, want a MissingToolError for aql-no-such-tool", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Run created %s before failing (%v)", out, err)
+	}
 }
