@@ -305,11 +305,22 @@ func (r *Results) Markdown() string {
 	if len(failed) > 0 {
 		p("## Failed runs\n\n")
 		for _, f := range failed {
-			p("- %s, %s, run %d: %s", f.Congestion, f.Case, f.Rep, oneLine(f.Error))
+			// The first line says what failed; the rest, if any, is the
+			// end of the failed command's log, indented.
+			head, log, _ := strings.Cut(f.Error, "\n")
+			p("- %s, %s, run %d: %s", f.Congestion, f.Case, f.Rep, oneLine(head))
 			if f.Logs != "" {
 				p(" (logs: `%s`)", f.Logs)
 			}
 			p("\n")
+			if log != "" {
+				p("\n  ```text\n")
+				for l := range strings.Lines(log) {
+					l = strings.TrimPrefix(strings.TrimRight(l, "\n"), "    ")
+					p("  %s\n", strings.ReplaceAll(l, "```", "'''"))
+				}
+				p("  ```\n\n")
+			}
 		}
 		p("\n")
 	}

@@ -279,7 +279,8 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 		elapsed = time.Duration(r.e.Timeout)
 	case werr != nil:
 		rr.Seconds = elapsed.Seconds()
-		return fail("client exited: %v (see %s)", werr, filepath.Join(logs, "client.log"))
+		logPath := filepath.Join(logs, "client.log")
+		return fail("client exited: %v (see %s)%s", werr, logPath, logTail(filepath.Join(r.out, logPath)))
 	}
 	rr.Seconds = elapsed.Seconds()
 	rr.Links = linkDeltas(before, r.tb.LinkStats())
@@ -287,7 +288,8 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 	for i, p := range procs {
 		select {
 		case <-p.Done():
-			return fail("service %s exited during the run: %v", c.Services[i].Name, p.Err())
+			logPath := filepath.Join(logs, c.Services[i].Name+".log")
+			return fail("service %s exited during the run: %v (see %s)%s", c.Services[i].Name, p.Err(), logPath, logTail(filepath.Join(r.out, logPath)))
 		default:
 		}
 	}
@@ -349,7 +351,7 @@ func (r *runner) oneShot(ctx context.Context, env *cmdEnv, cmd Command, name, lo
 	defer cancel()
 	if err := p.Wait(tctx); err != nil {
 		p.Stop(time.Second)
-		return fmt.Errorf("%q on %s: %w%s (see %s)", line, cmd.Host, err, logTail(filepath.Join(r.out, logPath)), logPath)
+		return fmt.Errorf("%q on %s: %w (see %s)%s", line, cmd.Host, err, logPath, logTail(filepath.Join(r.out, logPath)))
 	}
 	return nil
 }
@@ -392,7 +394,7 @@ func (r *runner) startService(ctx context.Context, env *cmdEnv, s Service, logs 
 		select {
 		case <-p.Done():
 			tick.Stop()
-			return p, fmt.Errorf("exited before it was ready: %v%s (see %s)", p.Err(), logTail(filepath.Join(r.out, logPath)), logPath)
+			return p, fmt.Errorf("exited before it was ready: %v (see %s)%s", p.Err(), logPath, logTail(filepath.Join(r.out, logPath)))
 		case <-ctx.Done():
 			tick.Stop()
 			return p, ctx.Err()
@@ -422,7 +424,7 @@ func (r *runner) startService(ctx context.Context, env *cmdEnv, s Service, logs 
 		}
 		if time.Now().After(deadline) {
 			tick.Stop()
-			return p, fmt.Errorf("not ready after %v (see %s)", s.Ready.Timeout, logPath)
+			return p, fmt.Errorf("not ready after %v (see %s)%s", s.Ready.Timeout, logPath, logTail(filepath.Join(r.out, logPath)))
 		}
 	}
 }
@@ -452,19 +454,6 @@ func linkDeltas(before, after []LinkStats) []LinkDelta {
 		out = append(out, LinkDelta{Link: after[i].A + "–" + after[i].B, AB: after[i].AB.Sub(before[i].AB), BA: after[i].BA.Sub(before[i].BA)})
 	}
 	return out
-}
-
-// logTail returns the last lines of a log, for error messages.
-func logTail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return ": " + strings.Join(lines, " | ")
 }
 
 func loadAvg() float64 {

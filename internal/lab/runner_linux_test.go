@@ -45,6 +45,8 @@ cases:
     services:
       - {name: broken, host: a, run: 'echo cannot start >&2; exit 3', ready: {log: listening}}
     client: {host: c, run: 'true'}
+  - name: failing client
+    client: {host: c, run: 'seq 1 100000; sh -c "aql-not-installed --fetch {{.Out}}"'}
   - name: cut
     client: {host: c, run: 'head -c 1000 {{.Content}}/{{.File}} > {{.Out}}; exec sleep 30'}
   - name: corrupt
@@ -78,6 +80,13 @@ func TestRun_casesFailingAndCutAreReported(t *testing.T) {
 	if r := byCase["broken service"]; r.OK || !strings.Contains(r.Error, "exited before it was ready") || !strings.Contains(r.Error, "cannot start") {
 		t.Errorf("broken service: %+v", r)
 	}
+	// The error quotes the end of the client's log, bounded: the logs go
+	// with the results folder, which a test may delete.
+	if r := byCase["failing client"]; r.OK || !strings.Contains(r.Error, "client exited: exit status 127") ||
+		!strings.Contains(r.Error, "aql-not-installed: not found") || !strings.Contains(r.Error, "\n    100000\n") ||
+		strings.Contains(r.Error, "\n    99990\n") || len(r.Error) > 2500 {
+		t.Errorf("failing client: %+v", r)
+	}
 	if r := byCase["cut"]; !r.OK || !r.Partial || r.Bytes != 1000 || r.Seconds != 3 {
 		t.Errorf("cut: %+v", r)
 	}
@@ -93,7 +102,8 @@ func TestRun_casesFailingAndCutAreReported(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "results.md"))
-	if !strings.Contains(string(md), "| reno | direct | 1/1 |") || !strings.Contains(string(md), "## Failed runs") {
+	if !strings.Contains(string(md), "| reno | direct | 1/1 |") || !strings.Contains(string(md), "## Failed runs") ||
+		!strings.Contains(string(md), "\n  sh: 1: aql-not-installed: not found\n") {
 		t.Errorf("results.md:\n%s", md)
 	}
 	if st, err := os.Stat(filepath.Join(out, "pcap/a-b.pcap")); err != nil || st.Size() < 300e3*128/1500 {
