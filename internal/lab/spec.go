@@ -322,6 +322,9 @@ func prepare(e *Experiment, opt RunOptions) (*Experiment, error) {
 			}
 			c.Cases = append(c.Cases, e.Cases[i])
 		}
+		if !slices.ContainsFunc(c.Cases, func(x Case) bool { return x.Name == c.Compare.Baseline }) {
+			c.Compare.Baseline = "" // not run: nothing to compare with
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("lab: %s: %w", e.Name, err)
