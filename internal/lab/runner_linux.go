@@ -222,6 +222,10 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 		return rr
 	}
 
+	// MPTCP counters count from here: services open their MPTCP
+	// connections, and the kernel their subflows, before the client runs.
+	startHosts := r.hostCounters(ctx)
+
 	// One-shot setup commands.
 	for i, cmd := range slices.Concat(r.e.Setup, c.Setup) {
 		if err := r.oneShot(ctx, &env, cmd, fmt.Sprintf("setup-%d", i+1), logs); err != nil {
@@ -284,7 +288,12 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 	}
 	rr.Seconds = elapsed.Seconds()
 	rr.Links = linkDeltas(before, r.tb.LinkStats())
-	rr.Hosts = subCounters(r.hostCounters(ctx), beforeHosts)
+	afterHosts := r.hostCounters(ctx)
+	rr.Hosts = subCounters(afterHosts, beforeHosts)
+	for h, c := range rr.Hosts {
+		c.MPTCP = subCounts(afterHosts[h].MPTCP, startHosts[h].MPTCP)
+		rr.Hosts[h] = c
+	}
 	for i, p := range procs {
 		select {
 		case <-p.Done():
@@ -444,6 +453,21 @@ func subCounters(after, before map[string]HostCounters) map[string]HostCounters 
 	for h, a := range after {
 		b := before[h]
 		out[h] = HostCounters{TCPOutSegs: a.TCPOutSegs - b.TCPOutSegs, TCPRetransSegs: a.TCPRetransSegs - b.TCPRetransSegs, TxDropped: a.TxDropped - b.TxDropped}
+	}
+	return out
+}
+
+// subCounts returns the counters that grew from before to after, by how
+// much.
+func subCounts(after, before map[string]uint64) map[string]uint64 {
+	var out map[string]uint64
+	for k, a := range after {
+		if b := before[k]; a > b {
+			if out == nil {
+				out = map[string]uint64{}
+			}
+			out[k] = a - b
+		}
 	}
 	return out
 }
