@@ -53,6 +53,7 @@ func TestExperimentTools_examples(t *testing.T) {
 		{"seed001-long-path.yaml", []string{"ip", "curl", "aria2c", "mptcpize"}},
 		{"seed002-figure6.yaml", []string{"curl"}},
 		{"tcp-rome.yaml", []string{"curl", "aria2c"}},
+		{"mptcp-peer-link.yaml", []string{"ip", "curl"}},
 	} {
 		e, err := LoadExperiment("../../examples/lab/" + tt.file)
 		if err != nil {
