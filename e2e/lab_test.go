@@ -18,6 +18,7 @@ import (
 // digest, results.md, results.json and plot.svg are written, and the lab
 // leaves no namespace behind. It measures nothing that the test asserts on:
 // throughput is for the full runs (docs/results), not for a loaded CI box.
+// It does check that mptcp-peer-link's cases used the paths they claim.
 func TestLabQuick(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipping: the lab needs root to create network namespaces")
@@ -58,14 +59,9 @@ func TestLabQuick(t *testing.T) {
 			continue
 		}
 		var res struct {
-			Quick     bool  `json:"quick"`
-			FileBytes int64 `json:"file_bytes"`
-			Runs      []struct {
-				Congestion, Case, Error string
-				OK                      bool
-				Bytes                   int64
-				Mbps                    float64
-			} `json:"runs"`
+			Quick     bool     `json:"quick"`
+			FileBytes int64    `json:"file_bytes"`
+			Runs      []labRun `json:"runs"`
 		}
 		if err := json.Unmarshal(raw, &res); err != nil {
 			t.Errorf("%s: results.json: %v", name, err)
@@ -78,6 +74,9 @@ func TestLabQuick(t *testing.T) {
 			if !r.OK || r.Bytes != res.FileBytes || r.Mbps <= 0 {
 				t.Errorf("%s: %s/%s: ok=%v bytes=%d of %d, %.2f Mbit/s, error %q",
 					name, r.Congestion, r.Case, r.OK, r.Bytes, res.FileBytes, r.Mbps, r.Error)
+			}
+			if name == "mptcp-peer-link" {
+				checkSubflows(t, r)
 			}
 		}
 	}
@@ -96,6 +95,48 @@ func TestLabQuick(t *testing.T) {
 				t.Errorf("namespace left behind: %s", line)
 			}
 		}
+	}
+}
+
+// labRun is the part of a run in results.json that the test reads.
+type labRun struct {
+	Congestion, Case, Error string
+	OK                      bool
+	Bytes                   int64
+	Mbps                    float64
+	Links                   []struct {
+		Link   string
+		AB, BA struct{ Delivered int64 }
+	}
+	Hosts map[string]struct {
+		MPTCP map[string]uint64
+	}
+}
+
+// checkSubflows checks that a run of mptcp-peer-link used the paths its
+// case says: its one peer link (dialled over path 1) got a second subflow,
+// which carried data over path 2, exactly in the "2 subflows" cases.
+func checkSubflows(t *testing.T, r labRun) {
+	t.Helper()
+	var joins uint64
+	for _, h := range r.Hosts {
+		joins += h.MPTCP["MPJoinAckRx"]
+	}
+	var path2, path2Back int64 = -1, -1
+	for _, l := range r.Links {
+		if l.Link == "p2–client" {
+			path2, path2Back = l.AB.Delivered, l.BA.Delivered
+		}
+	}
+	switch {
+	case path2 < 0:
+		t.Errorf("mptcp-peer-link: %s/%s: no counters for link p2–client", r.Congestion, r.Case)
+	case strings.HasPrefix(r.Case, "2 subflows") && (joins != 1 || path2 < 64<<10):
+		t.Errorf("mptcp-peer-link: %s/%s: %d subflow(s) joined and %d bytes over path 2, want 1 join and data",
+			r.Congestion, r.Case, joins, path2)
+	case strings.HasPrefix(r.Case, "1 subflow") && (joins != 0 || path2 != 0 || path2Back != 0):
+		t.Errorf("mptcp-peer-link: %s/%s: %d subflow(s) joined and %d/%d bytes over path 2, want none",
+			r.Congestion, r.Case, joins, path2, path2Back)
 	}
 }
 

@@ -280,6 +280,7 @@ func (r *Results) Markdown() string {
 		p("\n")
 	}
 	p("\n![goodput per case](plot.svg)\n\n")
+	p("%s", r.traffic())
 	if hasModel {
 		p("## Model\n\n%s\n\n", modelAssumptions)
 		p("| case | path | eq. (1) full, min over hops | eq. (2) | eq. (3) |\n| --- | --- | --- | --- | --- |\n")
@@ -305,11 +306,22 @@ func (r *Results) Markdown() string {
 	if len(failed) > 0 {
 		p("## Failed runs\n\n")
 		for _, f := range failed {
-			p("- %s, %s, run %d: %s", f.Congestion, f.Case, f.Rep, oneLine(f.Error))
+			// The first line says what failed; the rest, if any, is the
+			// end of the failed command's log, indented.
+			head, log, _ := strings.Cut(f.Error, "\n")
+			p("- %s, %s, run %d: %s", f.Congestion, f.Case, f.Rep, oneLine(head))
 			if f.Logs != "" {
 				p(" (logs: `%s`)", f.Logs)
 			}
 			p("\n")
+			if log != "" {
+				p("\n  ```text\n")
+				for l := range strings.Lines(log) {
+					l = strings.TrimPrefix(strings.TrimRight(l, "\n"), "    ")
+					p("  %s\n", strings.ReplaceAll(l, "```", "'''"))
+				}
+				p("  ```\n\n")
+			}
 		}
 		p("\n")
 	}
@@ -327,6 +339,77 @@ const modelAssumptions = "Predictions of seed 002's equations for each case's da
 	"describes Reno-like congestion control and ignores the link rate, so it does not apply to BBR. " +
 	"The paper's own figures (9.0 and 22.2 Mbit/s for Figure 6) assume 1 KB packets; with 1448-byte segments the same " +
 	"equations give 12.95 and 31.7 Mbit/s, the same ratio of 2.45."
+
+// traffic renders the "Traffic per link" section: for each case and
+// congestion control, the bytes each link delivered per run in each
+// direction, and, if any host counted MPTCP, the MPTCP connections and
+// extra subflows the hosts accepted per run. It says which paths a case
+// really used.
+func (r *Results) traffic() string {
+	if len(r.Links) == 0 {
+		return ""
+	}
+	hasMPTCP := false
+	for _, run := range r.Runs {
+		for _, h := range run.Hosts {
+			hasMPTCP = hasMPTCP || len(h.MPTCP) > 0
+		}
+	}
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("## Traffic per link\n\n")
+	p("Megabytes (10⁶ bytes, IP layer) each link delivered per run while the client ran, " +
+		"first host to second / second to first, mean over the runs that succeeded")
+	if hasMPTCP {
+		p("; MPTCP connections and subflows joined are the MPTCP connections and the extra subflows of existing " +
+			"connections that the hosts accepted per run (MPTcpExt counters MPCapableACKRX and MPJoinAckRx), " +
+			"from before the run's setup to the end of its client")
+	}
+	p(".\n\n| congestion | case |")
+	for _, l := range r.Links {
+		p(" %s–%s |", l.A, l.B)
+	}
+	if hasMPTCP {
+		p(" MPTCP connections | subflows joined |")
+	}
+	p("\n| --- | --- |%s", strings.Repeat(" --- |", len(r.Links)))
+	if hasMPTCP {
+		p(" --- | --- |")
+	}
+	p("\n")
+	for _, s := range r.Summaries {
+		fwd, rev := make([]float64, len(r.Links)), make([]float64, len(r.Links))
+		var conns, joins float64
+		n := 0
+		for _, run := range r.Runs {
+			if run.Congestion != s.Congestion || run.Case != s.Case || !run.OK || len(run.Links) != len(r.Links) {
+				continue
+			}
+			n++
+			for i, l := range run.Links {
+				fwd[i] += float64(l.AB.Delivered)
+				rev[i] += float64(l.BA.Delivered)
+			}
+			for _, h := range run.Hosts {
+				conns += float64(h.MPTCPConnections())
+				joins += float64(h.MPTCPJoins())
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		p("| %s | %s |", s.Congestion, s.Case)
+		for i := range r.Links {
+			p(" %.2f / %.2f |", fwd[i]/float64(n)/1e6, rev[i]/float64(n)/1e6)
+		}
+		if hasMPTCP {
+			p(" %.3g | %.3g |", conns/float64(n), joins/float64(n))
+		}
+		p("\n")
+	}
+	p("\n")
+	return b.String()
+}
 
 func (r *Results) health() string {
 	var maxLate time.Duration

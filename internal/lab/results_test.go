@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/linkem"
 )
 
 func sampleResults(t *testing.T) (*Experiment, *Results) {
@@ -83,5 +85,40 @@ func TestResults_SVGIsWellFormed(t *testing.T) {
 		if !strings.Contains(svg, want) {
 			t.Errorf("SVG lacks %q", want)
 		}
+	}
+}
+
+func TestResults_trafficPerLink(t *testing.T) {
+	e, r := sampleResults(t)
+	if strings.Contains(r.Markdown(), "## Traffic per link") {
+		t.Error("traffic section without links")
+	}
+	r.Links = []LinkInfo{{A: "a", B: "b"}, {A: "b", B: "c"}}
+	links := func(ab1, ab2 uint64) []LinkDelta {
+		return []LinkDelta{
+			{Link: "a–b", AB: linkem.Stats{Delivered: ab1}, BA: linkem.Stats{Delivered: 1e6}},
+			{Link: "b–c", AB: linkem.Stats{Delivered: ab2}},
+		}
+	}
+	r.Runs[0].Links = links(100e6, 0)
+	r.Runs[1].Links = links(200e6, 50e6)
+	r.Runs[1].Hosts = map[string]HostCounters{
+		"a": {MPTCP: map[string]uint64{"MPCapableACKRX": 1, "MPJoinAckRx": 1}},
+		"b": {MPTCP: map[string]uint64{"MPCapableACKRX": 1}},
+	}
+	r.Runs[2].Links = links(999e6, 999e6) // a failed run: not counted
+	r.summarize(e)
+	md := r.Markdown()
+	for _, want := range []string{
+		"## Traffic per link",
+		"| congestion | case | a–b | b–c | MPTCP connections | subflows joined |",
+		"| reno | one | 150.00 / 1.00 | 25.00 / 0.00 | 1 | 0.5 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| bbr | one | 999") {
+		t.Errorf("a failed run's traffic is counted:\n%s", md)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -31,11 +32,17 @@ const (
 // run so that an interrupted experiment keeps what it measured. A failing
 // run is recorded and the experiment goes on. The testbed is removed
 // however Run ends; if ctx is cancelled Run stops the current run, writes
-// the results so far, and returns ctx's error.
+// the results so far, and returns ctx's error. Before anything else, Run
+// checks that every program the experiment's commands run is installed
+// (Experiment.Tools), and returns a MissingToolError for each one that is
+// not.
 func Run(ctx context.Context, e *Experiment, opt RunOptions) (*Results, error) {
 	log := discardLogger(opt.Logger)
 	e, err := prepare(e, opt)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTools(e, exec.LookPath); err != nil {
 		return nil, err
 	}
 	if err := Preflight(); err != nil {
@@ -215,6 +222,10 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 		return rr
 	}
 
+	// MPTCP counters count from here: services open their MPTCP
+	// connections, and the kernel their subflows, before the client runs.
+	startHosts := r.hostCounters(ctx)
+
 	// One-shot setup commands.
 	for i, cmd := range slices.Concat(r.e.Setup, c.Setup) {
 		if err := r.oneShot(ctx, &env, cmd, fmt.Sprintf("setup-%d", i+1), logs); err != nil {
@@ -272,15 +283,22 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 		elapsed = time.Duration(r.e.Timeout)
 	case werr != nil:
 		rr.Seconds = elapsed.Seconds()
-		return fail("client exited: %v (see %s)", werr, filepath.Join(logs, "client.log"))
+		logPath := filepath.Join(logs, "client.log")
+		return fail("client exited: %v (see %s)%s", werr, logPath, logTail(filepath.Join(r.out, logPath)))
 	}
 	rr.Seconds = elapsed.Seconds()
 	rr.Links = linkDeltas(before, r.tb.LinkStats())
-	rr.Hosts = subCounters(r.hostCounters(ctx), beforeHosts)
+	afterHosts := r.hostCounters(ctx)
+	rr.Hosts = subCounters(afterHosts, beforeHosts)
+	for h, c := range rr.Hosts {
+		c.MPTCP = subCounts(afterHosts[h].MPTCP, startHosts[h].MPTCP)
+		rr.Hosts[h] = c
+	}
 	for i, p := range procs {
 		select {
 		case <-p.Done():
-			return fail("service %s exited during the run: %v", c.Services[i].Name, p.Err())
+			logPath := filepath.Join(logs, c.Services[i].Name+".log")
+			return fail("service %s exited during the run: %v (see %s)%s", c.Services[i].Name, p.Err(), logPath, logTail(filepath.Join(r.out, logPath)))
 		default:
 		}
 	}
@@ -342,7 +360,7 @@ func (r *runner) oneShot(ctx context.Context, env *cmdEnv, cmd Command, name, lo
 	defer cancel()
 	if err := p.Wait(tctx); err != nil {
 		p.Stop(time.Second)
-		return fmt.Errorf("%q on %s: %w%s (see %s)", line, cmd.Host, err, logTail(filepath.Join(r.out, logPath)), logPath)
+		return fmt.Errorf("%q on %s: %w (see %s)%s", line, cmd.Host, err, logPath, logTail(filepath.Join(r.out, logPath)))
 	}
 	return nil
 }
@@ -385,7 +403,7 @@ func (r *runner) startService(ctx context.Context, env *cmdEnv, s Service, logs 
 		select {
 		case <-p.Done():
 			tick.Stop()
-			return p, fmt.Errorf("exited before it was ready: %v%s (see %s)", p.Err(), logTail(filepath.Join(r.out, logPath)), logPath)
+			return p, fmt.Errorf("exited before it was ready: %v (see %s)%s", p.Err(), logPath, logTail(filepath.Join(r.out, logPath)))
 		case <-ctx.Done():
 			tick.Stop()
 			return p, ctx.Err()
@@ -415,7 +433,7 @@ func (r *runner) startService(ctx context.Context, env *cmdEnv, s Service, logs 
 		}
 		if time.Now().After(deadline) {
 			tick.Stop()
-			return p, fmt.Errorf("not ready after %v (see %s)", s.Ready.Timeout, logPath)
+			return p, fmt.Errorf("not ready after %v (see %s)%s", s.Ready.Timeout, logPath, logTail(filepath.Join(r.out, logPath)))
 		}
 	}
 }
@@ -439,25 +457,27 @@ func subCounters(after, before map[string]HostCounters) map[string]HostCounters 
 	return out
 }
 
+// subCounts returns the counters that grew from before to after, by how
+// much.
+func subCounts(after, before map[string]uint64) map[string]uint64 {
+	var out map[string]uint64
+	for k, a := range after {
+		if b := before[k]; a > b {
+			if out == nil {
+				out = map[string]uint64{}
+			}
+			out[k] = a - b
+		}
+	}
+	return out
+}
+
 func linkDeltas(before, after []LinkStats) []LinkDelta {
 	var out []LinkDelta
 	for i := range after {
 		out = append(out, LinkDelta{Link: after[i].A + "–" + after[i].B, AB: after[i].AB.Sub(before[i].AB), BA: after[i].BA.Sub(before[i].BA)})
 	}
 	return out
-}
-
-// logTail returns the last lines of a log, for error messages.
-func logTail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return ": " + strings.Join(lines, " | ")
 }
 
 func loadAvg() float64 {

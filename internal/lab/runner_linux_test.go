@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,8 @@ cases:
     services:
       - {name: broken, host: a, run: 'echo cannot start >&2; exit 3', ready: {log: listening}}
     client: {host: c, run: 'true'}
+  - name: failing client
+    client: {host: c, run: 'seq 1 100000; sh -c "aql-not-installed --fetch {{.Out}}"'}
   - name: cut
     client: {host: c, run: 'head -c 1000 {{.Content}}/{{.File}} > {{.Out}}; exec sleep 30'}
   - name: corrupt
@@ -77,6 +80,13 @@ func TestRun_casesFailingAndCutAreReported(t *testing.T) {
 	if r := byCase["broken service"]; r.OK || !strings.Contains(r.Error, "exited before it was ready") || !strings.Contains(r.Error, "cannot start") {
 		t.Errorf("broken service: %+v", r)
 	}
+	// The error quotes the end of the client's log, bounded: the logs go
+	// with the results folder, which a test may delete.
+	if r := byCase["failing client"]; r.OK || !strings.Contains(r.Error, "client exited: exit status 127") ||
+		!strings.Contains(r.Error, "aql-not-installed: not found") || !strings.Contains(r.Error, "\n    100000\n") ||
+		strings.Contains(r.Error, "\n    99990\n") || len(r.Error) > 2500 {
+		t.Errorf("failing client: %+v", r)
+	}
 	if r := byCase["cut"]; !r.OK || !r.Partial || r.Bytes != 1000 || r.Seconds != 3 {
 		t.Errorf("cut: %+v", r)
 	}
@@ -92,11 +102,32 @@ func TestRun_casesFailingAndCutAreReported(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "results.md"))
-	if !strings.Contains(string(md), "| reno | direct | 1/1 |") || !strings.Contains(string(md), "## Failed runs") {
+	if !strings.Contains(string(md), "| reno | direct | 1/1 |") || !strings.Contains(string(md), "## Failed runs") ||
+		!strings.Contains(string(md), "\n  sh: 1: aql-not-installed: not found\n") {
 		t.Errorf("results.md:\n%s", md)
 	}
 	if st, err := os.Stat(filepath.Join(out, "pcap/a-b.pcap")); err != nil || st.Size() < 300e3*128/1500 {
 		t.Errorf("capture of a→b: %v, %v", st, err)
 	}
 	// Namespaces and the work directory are gone (labtest.ID checks).
+}
+
+// TestRun_missingToolFailsFirst: an experiment whose client runs a program
+// that is not installed fails before Run creates anything, root or not.
+func TestRun_missingToolFailsFirst(t *testing.T) {
+	src := strings.Replace(runnerExperiment, "client: {host: c, run: 'true'}", "client: {host: c, run: 'aql-no-such-tool --fetch {{.Out}}'}", 1)
+	e, err := lab.ParseExperiment([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "results")
+	_, err = lab.Run(t.Context(), e, lab.RunOptions{Out: out, ID: "tnotool"})
+	var mt *lab.MissingToolError
+	if !errors.As(err, &mt) || mt.Tool != "aql-no-such-tool" ||
+		err.Error() != "lab: experiment runner-test runs aql-no-such-tool, which is not installed" {
+		t.Fatalf("Run: %v, want a MissingToolError for aql-no-such-tool", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Run created %s before failing (%v)", out, err)
+	}
 }

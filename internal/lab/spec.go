@@ -322,6 +322,9 @@ func prepare(e *Experiment, opt RunOptions) (*Experiment, error) {
 			}
 			c.Cases = append(c.Cases, e.Cases[i])
 		}
+		if !slices.ContainsFunc(c.Cases, func(x Case) bool { return x.Name == c.Compare.Baseline }) {
+			c.Compare.Baseline = "" // not run: nothing to compare with
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("lab: %s: %w", e.Name, err)
@@ -471,8 +474,7 @@ func (e *Experiment) checkTemplates() error {
 	if err != nil {
 		return nil
 	}
-	env := &cmdEnv{exp: e, plan: p, Aqueduct: "aqueduct", Dir: "/d", Content: "/d/content", Scratch: "/d/run",
-		Key: "/d/run/cluster.key", Out: "/d/run/out", OutDir: "/d/run", OutName: "out", CC: "cubic"}
+	env := placeholderEnv(e, p)
 	var errs []error
 	check := func(where, s string) {
 		if _, err := env.render(s); err != nil {
@@ -496,6 +498,13 @@ func (e *Experiment) checkTemplates() error {
 		check(fmt.Sprintf("case %q client", c.Name), c.Client.Run)
 	}
 	return errors.Join(errs...)
+}
+
+// placeholderEnv is a template environment with made-up paths, for
+// rendering an experiment's commands before anything exists.
+func placeholderEnv(e *Experiment, p *plan) *cmdEnv {
+	return &cmdEnv{exp: e, plan: p, Aqueduct: aqueductWord, Dir: "/d", Content: "/d/content", Scratch: "/d/run",
+		Key: "/d/run/cluster.key", Out: "/d/run/out", OutDir: "/d/run", OutName: "out", CC: "cubic"}
 }
 
 // cmdEnv is what command templates see. Fields are exported for the

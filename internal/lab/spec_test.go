@@ -153,3 +153,22 @@ func TestRender_templates(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepare_casesWithoutBaseline: --case may leave the baseline out; the
+// report then compares nothing.
+func TestPrepare_casesWithoutBaseline(t *testing.T) {
+	e, err := LoadExperiment("../../examples/lab/seed001-long-path.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := prepare(e, RunOptions{Cases: []string{"MPTCP (2 paths)"}})
+	if err != nil || len(c.Cases) != 1 || c.Compare.Baseline != "" {
+		t.Fatalf("prepare without the baseline: %v, %+v", err, c)
+	}
+	if e.Compare.Baseline != "Direct" {
+		t.Errorf("prepare changed the experiment's baseline to %q", e.Compare.Baseline)
+	}
+	if c, err = prepare(e, RunOptions{Cases: []string{"Direct", "Aqueduct"}}); err != nil || c.Compare.Baseline != "Direct" {
+		t.Errorf("prepare with the baseline: %v, baseline %q", err, c.Compare.Baseline)
+	}
+}

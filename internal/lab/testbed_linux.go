@@ -364,6 +364,10 @@ func (tb *Testbed) Counters(ctx context.Context, host string) (HostCounters, err
 			return err
 		}
 		hc.TCPOutSegs, hc.TCPRetransSegs = parseSNMP(string(b))
+		if b, err = os.ReadFile("/proc/thread-self/net/netstat"); err != nil {
+			return err
+		}
+		hc.MPTCP = parseNetstat(string(b), "MPTcpExt")
 		return nil
 	})
 	if err != nil {
@@ -415,6 +419,35 @@ func parseSNMP(s string) (out, retrans uint64) {
 		}
 	}
 	return out, retrans
+}
+
+// parseNetstat returns the non-zero counters of one group ("MPTcpExt",
+// "TcpExt") of /proc/net/netstat, where each group is a line of names and
+// a line of values, both starting with the group's name and a colon. The
+// MPTCP gauge MPCurrEstab is left out: it is no counter.
+func parseNetstat(s, group string) map[string]uint64 {
+	var names []string
+	m := map[string]uint64{}
+	for line := range strings.Lines(s) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != group+":" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i := 1; i < len(f) && i < len(names); i++ {
+			if v, _ := strconv.ParseUint(f[i], 10, 64); v != 0 && names[i] != "MPCurrEstab" {
+				m[names[i]] = v
+			}
+		}
+		break
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // Close stops the forwarders, closes the TUN devices (which removes them),

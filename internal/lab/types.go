@@ -108,4 +108,20 @@ type HostCounters struct {
 	TCPOutSegs     uint64 `json:"tcp_out_segs"`
 	TCPRetransSegs uint64 `json:"tcp_retrans_segs"`
 	TxDropped      uint64 `json:"tx_dropped"` // on the host's TUN devices: a forwarder fell behind
+	// MPTCP holds the host's MPTcpExt counters (/proc/net/netstat, nstat's
+	// MPTcpExt* without the prefix) that are not zero, the MPCurrEstab
+	// gauge left out: for instance MPCapableACKRX counts the MPTCP
+	// connections the host accepted and MPJoinAckRx the subflows it
+	// accepted into existing ones. In a RunResult they count from before
+	// the run's setup to the end of its client, so that the subflows that
+	// services open before the client starts are counted.
+	MPTCP map[string]uint64 `json:"mptcp,omitempty"`
 }
+
+// MPTCPConnections returns the MPTCP connections the host accepted
+// (MPCapableACKRX).
+func (h HostCounters) MPTCPConnections() uint64 { return h.MPTCP["MPCapableACKRX"] }
+
+// MPTCPJoins returns the subflows the host accepted into existing MPTCP
+// connections (MPJoinAckRx): a connection's subflows beyond its first.
+func (h HostCounters) MPTCPJoins() uint64 { return h.MPTCP["MPJoinAckRx"] }
