@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -237,23 +237,12 @@ func TestRelayChain(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestUpstreamLoop: two relays that name each other as upstream (and an
 // edge in front of one) answer at once with a clear error, instead of
 // passing the request round until it times out (15 s before), and the
 // relay that sees its request come back logs why.
 func TestUpstreamLoop(t *testing.T) {
-	aAddr, bAddr := freeAddr(t), freeAddr(t)
+	aAddr, bAddr := aqtest.FreeAddr(t), aqtest.FreeAddr(t)
 	a := startRelay(t, "relayA", []string{bAddr}, "--peer", aAddr)
 	b := startRelay(t, "relayB", []string{aAddr}, "--peer", bAddr)
 	e := startEdge(t, "edge", []string{a.peerAddr})

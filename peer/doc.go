@@ -20,7 +20,13 @@
 // TOO_MANY), READ streams served at once per connection, and the time a
 // connection may stay silent. Buffering per connection is bounded by these.
 //
-// Links use MPTCP where the kernel offers it and Config.MPTCP is set (Go's
-// SetMultipathTCP); otherwise plain TCP. The handshake authenticates both
-// ends but does not encrypt; see the protocol document.
+// Links ask for MPTCP when Config.MPTCP is set (Go's SetMultipathTCP);
+// plain TCP where the kernel or the other end has none. The kernel's path
+// manager chooses the subflows from the host's MPTCP endpoints: with none
+// configured, a link is one subflow (docs/lab.md, "MPTCP"). The handshake
+// authenticates both ends but does not encrypt; see the protocol document.
+//
+// Loops: a Server with a Config.NodeID answers LOOP to an OPEN whose via
+// list holds that ID; a Handler that forwards requests upstream passes on
+// [Via] of the request's context.
 package peer

@@ -4,6 +4,7 @@ package aqtest
 
 import (
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
@@ -36,4 +37,17 @@ func VerifyTestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 	)
+}
+
+// FreeAddr returns a loopback address that was free a moment ago, for a
+// listener that must be named before it exists (two nodes that name each
+// other). Another process may take it meanwhile; tests accept that.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

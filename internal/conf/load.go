@@ -171,10 +171,9 @@ func Load(role Role, f *Flags, env func(string) (string, bool)) (Config, error) 
 	if f != nil {
 		errs = append(errs, c.applyFlags(f)...)
 	}
-	if len(errs) > 0 {
-		return c, errors.Join(errs...)
-	}
-	return c, c.Validate()
+	// Validate too: a value that did not parse kept its default, and the
+	// user hears of every mistake at once.
+	return c, errors.Join(append(errs, c.Validate())...)
 }
 
 // parseFile parses a configuration file into its top mapping and reads its

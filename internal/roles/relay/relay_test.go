@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	"github.com/aqueduct-cdn/aqueduct/internal/conf"
 	"github.com/aqueduct-cdn/aqueduct/internal/node"
 	"github.com/aqueduct-cdn/aqueduct/internal/node/nodetest"
@@ -297,24 +298,13 @@ func TestRelay_stuckDownstreamHoldsBoundedMemory(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Relays whose upstreams form a loop (A's upstream is B, B's is A; or A
 // names itself under another address) refuse a request at once with LOOP
 // instead of passing it round until it times out, and count it.
 func TestRelay_upstreamLoop(t *testing.T) {
 	key, _ := peer.GenerateKey()
 	t.Run("two relays", func(t *testing.T) {
-		aAddr, bAddr := freeAddr(t), freeAddr(t)
+		aAddr, bAddr := aqtest.FreeAddr(t), aqtest.FreeAddr(t)
 		a := nodetest.Config(t, conf.RoleRelay, key, bAddr)
 		a.Name, a.Peer.Listen = "relayA", aAddr
 		b := nodetest.Config(t, conf.RoleRelay, key, aAddr)
@@ -325,7 +315,7 @@ func TestRelay_upstreamLoop(t *testing.T) {
 	t.Run("itself", func(t *testing.T) {
 		// Listening on every address and naming itself by a loopback
 		// address is caught by Validate; by another name, at run time.
-		addr := freeAddr(t)
+		addr := aqtest.FreeAddr(t)
 		_, port, _ := net.SplitHostPort(addr)
 		self := nodetest.Config(t, conf.RoleRelay, key, "localhost:"+port)
 		self.Peer.Listen = "127.0.0.1:" + port
