@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/aqtest"
 )
 
 // ---- Admin endpoint ----
@@ -261,16 +262,44 @@ func TestUpstreamLoop(t *testing.T) {
 		t.Errorf("GET through a loop: %s after %v (%q), want 502 at once", resp.Status, took, body)
 	}
 	t.Logf("GET through a loop: %s after %v", resp.Status, took.Round(time.Millisecond))
-	looped := func(s string) bool {
-		a := logAttrs(s)
-		return a["level"] == "ERROR" && strings.Contains(a["msg"], "upstreams form a loop")
-	}
+	looped := func(s string) bool { return strings.Contains(logAttrs(s)["msg"], "came back to this node (LOOP)") }
 	if len(a.stderr.matching(looped))+len(b.stderr.matching(looped)) == 0 {
 		t.Errorf("neither relay logged the loop:\n%s\n%s", a.stderr.tail(10), b.stderr.tail(10))
+	}
+	la, _ := scrape(t, a).get("aqueduct_peer_loops_total")
+	lb, _ := scrape(t, b).get("aqueduct_peer_loops_total")
+	if la+lb == 0 {
+		t.Error("aqueduct_peer_loops_total is 0 on both relays")
 	}
 	if !strings.Contains(e.stderr.String(), "LOOP") {
 		t.Errorf("the edge's log does not say LOOP:\n%s", e.stderr.tail(10))
 	}
+}
+
+// TestRelayMesh: two relays that are each other's upstream besides the
+// origin's (a mesh, which is no mistake) serve an edge: the object comes
+// whole, and neither relay fetches from the other the blocks the other is
+// fetching for it (its block requests there are refused with LOOP), so
+// they never wait on each other.
+func TestRelayMesh(t *testing.T) {
+	ct := content(t)
+	o := startOrigin(t, ct.Root)
+	aAddr, bAddr := aqtest.FreeAddr(t), aqtest.FreeAddr(t)
+	a := startRelay(t, "relayA", []string{bAddr, o.peerAddr}, "--peer", aAddr)
+	b := startRelay(t, "relayB", []string{aAddr, o.peerAddr}, "--peer", bAddr)
+	e := startEdge(t, "edge", []string{a.peerAddr})
+	for _, p := range []*proc{a, b, e} {
+		waitReady(t, p, 200)
+	}
+	c := &cluster{content: ct, origin: o, relays: []*proc{a, b}, edge: e}
+	start := time.Now()
+	checkDownload(t, c.edgeURL("/large.bin"), ct, "large.bin")
+	took := time.Since(start)
+	fromA, _ := scrape(t, b).get("aqueduct_upstream_received_bytes_total", "upstream", a.peerAddr)
+	if fromA > 0 {
+		t.Errorf("relayB fetched %v bytes from relayA, which was fetching them from relayB", fromA)
+	}
+	t.Logf("256 MiB through a mesh of two relays in %v; relayB got %v bytes from relayA", took.Round(time.Millisecond), fromA)
 }
 
 // ---- Configuration ----

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -265,6 +266,9 @@ func (c *Conn) start(cl *call, mk func(req uint32) wire.Frame) (uint32, error) {
 // on the handle may be sent before that. via lists the relays the request
 // has passed (see wire.Open); nil for a request that starts here.
 func (c *Conn) OpenAsync(path string, via []wire.NodeID, done func(wire.Object, error)) (uint32, error) {
+	if len(via) > wire.MaxVia || slices.Contains(via, 0) {
+		return 0, fmt.Errorf("peer: via list of %d nodes: want at most %d non-zero node IDs", len(via), wire.MaxVia)
+	}
 	c.mu.Lock()
 	h := c.nextHandle
 	for {

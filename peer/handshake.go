@@ -214,6 +214,6 @@ func sniff(br *bufio.Reader, addr net.Addr) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("%w: %s is %s: give a peer address (an origin's or relay's --peer; 7070 and 7071 by default)",
+	return fmt.Errorf("%w: %s is %s: give the address of an Aqueduct peer server, not of its HTTP port",
 		ErrNotPeer, addr, what)
 }

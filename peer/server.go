@@ -81,19 +81,22 @@ type serverCounters struct {
 	lastLoopLog                                atomic.Int64 // unix nanoseconds
 }
 
-// logLoop logs an OPEN that came back, at most once a second: a loop of
-// upstreams is a configuration mistake that every request repeats.
+// logLoop logs an OPEN that came back, at most once every 10 s. Relays
+// that are each other's upstream (a mesh) refuse each other this way for an
+// object they both fetch, which is no fault; relays whose only upstreams
+// lead back to them fail every request, which the edges' logs and the
+// metric aqueduct_peer_loops_total show.
 func (s *Server) logLoop(f wire.Open) {
 	now := time.Now().UnixNano()
 	last := s.stats.lastLoopLog.Load()
-	if now-last < int64(time.Second) || !s.stats.lastLoopLog.CompareAndSwap(last, now) {
+	if now-last < int64(10*time.Second) || !s.stats.lastLoopLog.CompareAndSwap(last, now) {
 		return
 	}
 	via := make([]string, len(f.Via))
 	for i, id := range f.Via {
 		via[i] = fmt.Sprintf("%016x", uint64(id))
 	}
-	s.log.Error("a request came back to this node: its upstreams form a loop; check the upstreams of the nodes it passed",
+	s.log.Info("refused a request that came back to this node (LOOP): if no other upstream of the nodes it passed leads to the origin, their upstreams form a loop",
 		"path", f.Path, "via", strings.Join(via, ","), "node_id", fmt.Sprintf("%016x", uint64(s.cfg.NodeID)))
 }
 

@@ -9,14 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/semaphore"
+	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
 	"github.com/aqueduct-cdn/aqueduct/wire"
-	"github.com/jonboulle/clockwork"
 )
 
 // BlockStore keeps verified blocks (package store implements it). Errors
@@ -53,11 +52,11 @@ type Config struct {
 
 	Store BlockStore // optional cache of verified blocks
 
-	// NodeID is this node's ID if it serves peers (a relay): it is added to
-	// the via list of every OPEN the engine sends, so that an OPEN that
-	// comes back to this node through a loop of upstreams is refused
-	// (wire.CodeLoop). Zero for a node that serves no peers.
-	NodeID wire.NodeID
+	// Forward marks the engine of a node that serves what it fetches to
+	// other nodes (a relay): it adds Peer.NodeID to the via list of every
+	// OPEN it sends (see wire.Open), so that a request that comes back to
+	// this node through a loop of upstreams is refused with LOOP.
+	Forward bool
 
 	ManifestTTL  time.Duration // how long an object's description is trusted before asking upstream again; default 5 s
 	MaxObjects   int           // descriptions kept; default 4096
@@ -70,8 +69,10 @@ type Config struct {
 
 	// dial replaces peer.Dial in tests.
 	dial func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error)
-	// clock is where the engine reads time and sets its timers; tests
-	// replace it with a clock they step by hand.
+	// clock is where the engine reads time and sets its timers: the
+	// scheduler's time, the description cache's age; tests replace it with
+	// a clock they step by hand. The connections' own deadlines (package
+	// peer) and the dial and open timeouts stay on the wall clock.
 	clock clockwork.Clock
 
 	describes int // descriptions fetched at once per connection, from Peer.MaxRequests
@@ -80,6 +81,9 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if len(c.Upstreams) == 0 {
 		return errors.New("transfer: no upstreams")
+	}
+	if c.Forward && c.Peer.NodeID == 0 {
+		return errors.New("transfer: Forward needs Peer.NodeID")
 	}
 	if len(c.Upstreams) > MaxUpstreams {
 		return fmt.Errorf("transfer: %d upstreams, at most %d", len(c.Upstreams), MaxUpstreams)
@@ -136,7 +140,7 @@ type Engine struct {
 	cfg    Config
 	log    *slog.Logger
 	pools  pools
-	mem    *semaphore.Weighted
+	mem    *memory
 	events chan any
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -175,14 +179,15 @@ type Engine struct {
 
 // engConn is a connection the loop owns.
 type engConn struct {
-	id      sched.ConnID
-	up      sched.UpstreamID
-	addr    string
-	pc      *peer.Conn
-	handles map[sched.ObjectID]*connHandle
-	reqs    map[*engReq]struct{}       // requests in flight, cancelled ones included
-	current map[sched.ChunkKey]*engReq // the request the scheduler knows, per block
-	retrans uint32                     // TCP segments retransmitted, when last sampled
+	id       sched.ConnID
+	up       sched.UpstreamID
+	addr     string
+	pc       *peer.Conn
+	handles  map[sched.ObjectID]*connHandle
+	reqs     map[*engReq]struct{}       // requests in flight, cancelled ones included
+	current  map[sched.ChunkKey]*engReq // the request the scheduler knows, per block
+	retrans  uint32                     // TCP segments retransmitted, when last sampled
+	lastData time.Time                  // the connection's LastData when last sampled (its wall clock)
 	// describes bounds the descriptions fetched at once on the connection
 	// (each takes two of its request slots), so that a burst of opens
 	// leaves room for the reads.
@@ -290,7 +295,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		mem:        semaphore.NewWeighted(cfg.MemoryLimit),
+		mem:        newMemory(cfg.MemoryLimit),
 		aheadLimit: cfg.MemoryLimit / 4 * 3,
 		events:     make(chan any, 4096),
 		ctx:        ctx,
@@ -362,10 +367,15 @@ func (e *Engine) loop() {
 			e.logReport()
 			continue
 		case <-activity.Chan():
-			// Progress is DATA arriving; keepalives do not count.
+			// Progress is DATA arriving; keepalives do not count. The
+			// scheduler hears it on the engine's clock, at this tick.
+			now := clock.Now()
 			for _, c := range e.conns {
 				if len(c.reqs) > 0 {
-					e.sched.Activity(c.id, c.pc.LastData())
+					if ld := c.pc.LastData(); ld.After(c.lastData) {
+						c.lastData = ld
+						e.sched.Activity(c.id, now)
+					}
 					e.sample(c)
 				}
 			}
@@ -442,7 +452,9 @@ func (e *Engine) handle(ev any) {
 		e.onDone(now, ev)
 	case evDead:
 		if c := e.conns[ev.id]; c != nil {
-			e.ups[c.up].lost.Add(1)
+			if !c.pc.GoingAway() { // a server that said GOAWAY closes when done
+				e.ups[c.up].lost.Add(1)
+			}
 			e.log.Debug("upstream connection lost", "upstream", c.addr, "err", c.pc.Err())
 			delete(e.conns, ev.id)
 			e.readyDirty = true
@@ -686,6 +698,12 @@ func (e *Engine) applyOnce(timer clockwork.Timer) bool {
 	now := e.cfg.clock.Now()
 	r := e.sched.Ready(now)
 	changed := false
+	for _, id := range r.Stalled {
+		if c := e.conns[id]; c != nil {
+			e.ups[c.up].stalls.Add(1)
+			e.log.Info("upstream connection stalled; closing it", "upstream", c.addr, "for", e.sched.Config().StallTimeout)
+		}
+	}
 	for _, id := range r.Closes {
 		if c := e.conns[id]; c != nil {
 			delete(e.conns, id)
@@ -889,11 +907,7 @@ func (e *Engine) handleFor(now time.Time, c *engConn, obj *objState) (*connHandl
 	}
 	h := &connHandle{lastUse: now}
 	id, objID, want := c.id, obj.id, obj.meta
-	var self []wire.NodeID
-	if e.cfg.NodeID != 0 {
-		self = []wire.NodeID{e.cfg.NodeID}
-	}
-	hd, err := c.pc.OpenAsync(obj.path(), self, func(o wire.Object, err error) {
+	hd, err := c.pc.OpenAsync(obj.path(), e.blockVia(obj), func(o wire.Object, err error) {
 		ok := err == nil && o.Size == uint64(want.Size) && o.BlockSize == uint32(want.BlockSize) && o.Digest == want.Digest
 		if ok {
 			h.state.Store(handleOK)

@@ -25,6 +25,7 @@ type objState struct {
 	meta   object.Meta
 	hashes object.Hashes
 	refs   int
+	via    []wire.NodeID          // the relays it was opened for, under Engine.mu
 	upPath atomic.Pointer[string] // the path to OPEN upstream
 }
 
@@ -87,16 +88,19 @@ func (o *Object) Close() error {
 // answer, the error wraps ErrUnreachable or the last upstream's error.
 //
 // via lists the relays the request has passed on its way here (a relay
-// passes on peer.Via of the request it serves); the engine sends them
-// upstream with Config.NodeID added, and refuses with LOOP a request that
-// would pass more than wire.MaxVia relays.
+// passes on peer.Via of the request it serves). An engine with
+// Config.Forward set sends them upstream with its own node ID added, and
+// refuses with LOOP a request that would pass more than wire.MaxVia relays.
+// The object remembers every relay it was opened for, and the OPENs that
+// fetch its blocks carry them too, so that two relays that are each
+// other's upstream never wait on each other for a block.
 func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Object, error) {
-	if o := e.cached(path); o != nil {
-		return o, nil
-	}
 	up, err := e.via(via)
 	if err != nil {
 		return nil, err
+	}
+	if o := e.cached(path, via); o != nil {
+		return o, nil
 	}
 	// Requests that came different ways are fetched apart: joining a
 	// fetch that is itself waiting on this request's way back would wait
@@ -118,14 +122,15 @@ func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Ob
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if o := e.cached(path); o != nil {
+	if o := e.cached(path, via); o != nil {
 		return o, nil
 	}
 	return nil, fmt.Errorf("transfer: %s: description expired at once; ManifestTTL too short", path)
 }
 
-// cached returns an Object for path if the cache holds a fresh description.
-func (e *Engine) cached(path string) *Object {
+// cached returns an Object for path if the cache holds a fresh
+// description, and adds via to the relays the object is open for.
+func (e *Engine) cached(path string, via []wire.NodeID) *Object {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	el := e.manifests.m[path]
@@ -138,6 +143,7 @@ func (e *Engine) cached(path string) *Object {
 	}
 	e.manifests.order.MoveToFront(el)
 	m.st.refs++
+	m.st.addVia(via)
 	e.stats.objects.Add(1)
 	return &Object{e: e, st: m.st, meta: m.meta}
 }
@@ -372,13 +378,40 @@ func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet) (*engConn, err
 // via is the via list to send upstream for a request that passed via: with
 // this node's ID, if it has one.
 func (e *Engine) via(via []wire.NodeID) ([]wire.NodeID, error) {
-	if e.cfg.NodeID == 0 {
+	if !e.cfg.Forward {
 		return via, nil
 	}
 	if len(via) >= wire.MaxVia {
 		return nil, peer.Errorf(wire.CodeLoop, "the request passed %d relays, the most a request may", len(via))
 	}
-	return append(slices.Clip(via), e.cfg.NodeID), nil
+	return append(slices.Clip(via), e.cfg.Peer.NodeID), nil
+}
+
+// addVia adds the relays of via to those the object is open for, keeping
+// the latest wire.MaxVia-1 (the OPENs for its blocks add this node). The
+// caller holds Engine.mu.
+func (o *objState) addVia(via []wire.NodeID) {
+	for _, id := range via {
+		if slices.Contains(o.via, id) {
+			continue
+		}
+		if len(o.via) == wire.MaxVia-1 {
+			o.via = slices.Delete(o.via, 0, 1)
+		}
+		o.via = append(o.via, id)
+	}
+}
+
+// blockVia is the via list of an OPEN that fetches blocks of obj: the
+// relays it was opened for and this node, or nothing for an engine that
+// does not forward.
+func (e *Engine) blockVia(obj *objState) []wire.NodeID {
+	if !e.cfg.Forward {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append(slices.Clone(obj.via), e.cfg.Peer.NodeID)
 }
 
 // unreachable is ErrUnreachable with why each upstream that failed could

@@ -82,7 +82,7 @@ func (r *Reader) fill(wait bool) {
 		ahead := r.next != r.head
 		switch {
 		case !ahead && wait:
-			if err := r.e.mem.Acquire(r.ctx, r.bs); err != nil {
+			if err := r.e.mem.acquire(r.ctx, r.bs); err != nil {
 				r.fail(context.Cause(r.ctx))
 				return
 			}
@@ -92,7 +92,7 @@ func (r *Reader) fill(wait bool) {
 			// that readers whose consumers stopped cannot hold it all.
 			r.e.ahead.Add(-r.bs)
 			return
-		case !r.e.mem.TryAcquire(r.bs):
+		case !r.e.mem.tryAcquire(r.bs):
 			if ahead {
 				r.e.ahead.Add(-r.bs)
 			}
@@ -100,7 +100,6 @@ func (r *Reader) fill(wait bool) {
 		}
 		idx := r.next
 		r.next++
-		r.e.stats.memory.Add(r.bs)
 		r.mu.Lock()
 		r.reserved += r.bs
 		if ahead {
@@ -224,8 +223,7 @@ func (r *Reader) consume(n int) {
 	delete(r.ahead, r.head)
 	r.mu.Unlock()
 	b.release()
-	r.e.mem.Release(r.bs)
-	r.e.stats.memory.Add(-r.bs)
+	r.e.mem.release(r.bs)
 	if ahead {
 		r.e.ahead.Add(-r.bs)
 	}
@@ -287,8 +285,7 @@ func (r *Reader) Close() error {
 		r.e.post(evUnwant{r: r, obj: r.st, idx: uint32(idx)})
 	}
 	if reserved > 0 {
-		r.e.mem.Release(reserved)
-		r.e.stats.memory.Add(-reserved)
+		r.e.mem.release(reserved)
 	}
 	r.e.stats.readers.Add(-1)
 	r.e.unref(r.st)

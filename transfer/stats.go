@@ -12,12 +12,12 @@ import (
 type counters struct {
 	blocks, bytes, corrupt, storeHits, storeDrops, dials, dialFails atomic.Int64
 	copies, wasted                                                  atomic.Int64
-	objects, readers, memory                                        atomic.Int64
+	objects, readers                                                atomic.Int64
 }
 
 // upCounters are one upstream's statistics; see UpstreamStats.
 type upCounters struct {
-	requests, bytes, refused, corrupt, bans, dials, dialFails, lost, retrans atomic.Int64
+	requests, bytes, refused, corrupt, bans, dials, dialFails, lost, stalls, retrans atomic.Int64
 }
 
 // Stats is a snapshot of an Engine's counters.
@@ -49,7 +49,7 @@ func (e *Engine) Stats() Stats {
 		Dials: c.dials.Load(), DialFails: c.dialFails.Load(),
 		Copies: c.copies.Load(), WastedBytes: c.wasted.Load(), Conns: n,
 		Objects: c.objects.Load(), Readers: c.readers.Load(),
-		Memory: c.memory.Load(), MemoryLimit: e.cfg.MemoryLimit,
+		Memory: e.mem.used.Load(), MemoryLimit: e.cfg.MemoryLimit,
 	}
 }
 
@@ -62,7 +62,8 @@ type UpstreamStats struct {
 	Corrupt          int64 // blocks that failed verification
 	Bans             int64 // times it was banned for a corrupt block
 	Dials, DialFails int64
-	Lost             int64 // connections that failed
+	Lost             int64 // connections that failed (not those closed after GOAWAY)
+	Stalls           int64 // connections closed because no data came for StallTimeout
 	Retransmits      int64 // TCP segments its connections retransmitted (sampled every 100 ms while busy)
 	Conns            []ConnStats
 }
@@ -92,7 +93,7 @@ func (e *Engine) Upstreams() []UpstreamStats {
 		out[i] = UpstreamStats{
 			Addr: addr, Requests: u.requests.Load(), Bytes: u.bytes.Load(), Refused: u.refused.Load(),
 			Corrupt: u.corrupt.Load(), Bans: u.bans.Load(), Dials: u.dials.Load(), DialFails: u.dialFails.Load(),
-			Lost: u.lost.Load(), Retransmits: u.retrans.Load(),
+			Lost: u.lost.Load(), Stalls: u.stalls.Load(), Retransmits: u.retrans.Load(),
 		}
 	}
 	for _, c := range ready {

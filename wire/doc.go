@@ -2,7 +2,7 @@
 // version 1, as specified in docs/protocol.md.
 //
 // The protocol runs over one reliable byte stream (TCP or MPTCP). The client
-// sends the 8-byte [Preface], then frames; the server answers with frames.
+// sends the 12-byte [Preface], then frames; the server answers with frames.
 // Every frame is an 8-byte [Header] (payload length u32, type u8, flags u8,
 // two reserved zero bytes) followed by its payload. All integers are
 // big-endian. The handshake is HELLO, CHALLENGE, AUTH and READY (payloads of

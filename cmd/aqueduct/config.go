@@ -24,7 +24,8 @@ check    reads FILE as a node's configuration, reports every mistake with the
          cluster key, the content directory). It exits 0 when the file is
          good; --print then writes the configuration it makes. The role comes
          from the file's "role:" key or from --role. Environment variables
-         and flags are not applied.
+         and flags are not applied, except $AQUEDUCT_KEY, where the key is
+         looked up as the node would.
 `)
 	}
 	if len(args) == 0 {
@@ -91,12 +92,7 @@ func configCheck(args []string) error {
 		}
 		role = r
 	}
-	loader := flag.NewFlagSet("config", flag.ContinueOnError)
-	flags := conf.NewFlags(loader, role)
-	if err := loader.Parse([]string{"--config", file}); err != nil {
-		return err
-	}
-	cfg, err := conf.Load(role, flags, nil)
+	cfg, err := conf.LoadFile(role, file, nil)
 	if err == nil {
 		err = cfg.CheckEnvironment(os.LookupEnv)
 	}

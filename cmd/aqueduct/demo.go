@@ -15,7 +15,7 @@ two relays and an edge. Prints the URLs to open in a player, fetches the
 large file once from the origin and once through the edge, prints both times
 and digests, and serves until interrupted.`)
 	dir := fs.String("dir", "", "working directory (default: a directory under the user cache dir)")
-	large := conf.Size(256 << 20)
+	large := conf.Size(demo.DefaultLargeSize)
 	fs.Var(&large, "large-size", "size of the large test file")
 	edgeAddr := fs.String("edge-http", "127.0.0.1:8081", "the edge's HTTP address (if busy, a free port is used)")
 	once := fs.Bool("once", false, "exit after the comparison instead of serving")

@@ -3,8 +3,11 @@
 package aqtest
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -31,12 +34,17 @@ func (w writer) Write(p []byte) (int, error) {
 //
 //	func TestMain(m *testing.M) { aqtest.VerifyTestMain(m) }
 func VerifyTestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Idle keep-alive connections of http.DefaultClient, which tests
-		// share; they close on their own after the idle timeout.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-	)
+	code := m.Run()
+	// Tests share http.DefaultClient: its idle keep-alive connections are
+	// no leak of the code under test. Any other goroutine is.
+	http.DefaultClient.CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines outlived the tests: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // FreeAddr returns a loopback address that was free a moment ago, for a

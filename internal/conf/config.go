@@ -151,7 +151,7 @@ func Default(role Role) Config {
 func (c *Config) Source(key string) string { return c.from[key] }
 
 // Unused lists the keys the configuration file set that this role does
-// not use; they were ignored. A node logs them as warnings.
+// not use; they were ignored. A node logs them at start.
 func (c *Config) Unused() []string { return c.unused }
 
 // setFrom records where key's value came from.

@@ -27,7 +27,7 @@
 //  2. Call [Load] with the role, the flags and os.LookupEnv.
 //  3. Call [Config.LoadKey] to read the cluster key (key_file or
 //     $AQUEDUCT_KEY), unless the key is set otherwise.
-//  4. Log [Config.Unused] as warnings and build the node.
+//  4. Log [Config.Unused] (package node does, at Info) and build the node.
 //
 // Paths in a file (key_file, cache.dir, origin.root, http.access_log) are
 // relative to the working directory, as on the command line.

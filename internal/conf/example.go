@@ -63,7 +63,7 @@ type exampleWriter struct {
 func (ex *exampleWriter) header() {
 	w := ex.w
 	if ex.role != "" {
-		fmt.Fprintf(w, "# Aqueduct: configuration of an %s node, with every key it uses and its default.\n", ex.role)
+		fmt.Fprintf(w, "# Aqueduct: configuration of %s %s node, with every key it uses and its default.\n", article(ex.role), ex.role)
 		fmt.Fprintf(w, "#   aqueduct %s --config FILE [flags]\n", ex.role)
 	} else {
 		fmt.Fprintln(w, "# Aqueduct: every key of a node's configuration file, with its default.")
@@ -207,4 +207,11 @@ func wrap(text string, width int) []string {
 		line += word
 	}
 	return append(lines, line)
+}
+
+func article(r Role) string {
+	if r == RoleOrigin || r == RoleEdge {
+		return "an"
+	}
+	return "a"
 }

@@ -19,15 +19,31 @@ const KeyEnv = "AQUEDUCT_KEY"
 var ErrNoKey = errors.New("no cluster key: create one with \"aqueduct keygen > cluster.key\" " +
 	"and pass it with --key-file cluster.key (key_file in a --config file) or in the environment as " + KeyEnv)
 
-// LoadKey sets c.Key from the file c.KeyFile names, else from $AQUEDUCT_KEY
-// (env, usually os.LookupEnv). It returns ErrNoKey if neither gives one.
+// LoadKey sets c.Key from the file c.KeyFile names, or from $AQUEDUCT_KEY
+// (env, usually os.LookupEnv), with the layers' precedence: a key_file given
+// by a flag or $AQUEDUCT_KEY_FILE wins over $AQUEDUCT_KEY, which wins over a
+// key_file from the configuration file. It returns ErrNoKey if neither
+// gives one.
 func (c *Config) LoadKey(env func(string) (string, bool)) error {
-	k, err := loadKey(c.KeyFile, env)
+	file := c.KeyFile
+	if src := c.from["key_file"]; file != "" && src != "" && !strings.HasPrefix(src, "--") && !strings.HasPrefix(src, "$") {
+		if v, ok := lookup(env, KeyEnv); ok && strings.TrimSpace(v) != "" {
+			file = "" // the environment's key over the file's key_file
+		}
+	}
+	k, err := loadKey(file, env)
 	if err != nil {
 		return err
 	}
 	c.Key = k
 	return nil
+}
+
+func lookup(env func(string) (string, bool), k string) (string, bool) {
+	if env == nil {
+		return "", false
+	}
+	return env(k)
 }
 
 func loadKey(file string, env func(string) (string, bool)) (peer.Key, error) {
@@ -42,14 +58,12 @@ func loadKey(file string, env func(string) (string, bool)) (peer.Key, error) {
 		}
 		return k, nil
 	}
-	if env != nil {
-		if v, ok := env(KeyEnv); ok && strings.TrimSpace(v) != "" {
-			k, err := peer.ParseKey(v)
-			if err != nil {
-				return peer.Key{}, fmt.Errorf("conf: $%s: %w", KeyEnv, err)
-			}
-			return k, nil
+	if v, ok := lookup(env, KeyEnv); ok && strings.TrimSpace(v) != "" {
+		k, err := peer.ParseKey(v)
+		if err != nil {
+			return peer.Key{}, fmt.Errorf("conf: $%s: %w", KeyEnv, err)
 		}
+		return k, nil
 	}
 	return peer.Key{}, ErrNoKey
 }

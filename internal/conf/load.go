@@ -176,6 +176,12 @@ func Load(role Role, f *Flags, env func(string) (string, bool)) (Config, error) 
 	return c, errors.Join(append(errs, c.Validate())...)
 }
 
+// LoadFile is Load with no flags: the role's defaults, the file, then the
+// environment (env; nil for none), validated.
+func LoadFile(role Role, file string, env func(string) (string, bool)) (Config, error) {
+	return Load(role, &Flags{role: role, config: file}, env)
+}
+
 // parseFile parses a configuration file into its top mapping and reads its
 // role key.
 func parseFile(name string, data []byte) (*yaml.Node, Role, error) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/peer"
 )
 
 // load writes file (if not empty) and loads role's configuration from it,
@@ -157,7 +159,7 @@ func TestLoad_errors(t *testing.T) {
 			[]string{`http.listen: ":8081" is also admin.listen`}},
 		{"ranges", RoleEdge, "", nil,
 			[]string{"--upstream", "a:1", "--conns", "0", "--pipeline", "5000", "--window", "1KiB", "--memory", "2MiB", "--cache-size", "1"},
-			[]string{"transfer.conns: 0: want 1 to 1024", "transfer.pipeline: 5000: want 1 to 1024",
+			[]string{"transfer.conns: 0: want 1 to 1024", "transfer.pipeline: 5000: want 1 to 64",
 				"transfer.window: 1KiB: want at least 64KiB", "cache.size: 1: want at least 1MiB"}},
 		{"window over memory", RoleEdge, "", nil, []string{"--upstream", "a:1", "--window", "64MiB", "--memory", "32MiB"},
 			[]string{"transfer.window: 64MiB is more than transfer.memory (32MiB)"}},
@@ -340,5 +342,38 @@ func TestLoadKey(t *testing.T) {
 	os.WriteFile(c.KeyFile, []byte("garbage"), 0o600)
 	if err := c.LoadKey(env); err == nil || !strings.Contains(err.Error(), c.KeyFile) {
 		t.Fatalf("bad key file: %v, want an error naming the file", err)
+	}
+}
+
+// $AQUEDUCT_KEY overrides a key_file from the configuration file (the
+// environment over the file), not one from a flag.
+func TestLoadKey_precedence(t *testing.T) {
+	dir := t.TempDir()
+	k1, _ := peer.GenerateKey()
+	k2, _ := peer.GenerateKey()
+	fileKey, envKey := k1.Encode(), k2.Encode()
+	keyFile := filepath.Join(dir, "k")
+	os.WriteFile(keyFile, []byte(fileKey), 0o600)
+	env := map[string]string{KeyEnv: envKey, "AQUEDUCT_UPSTREAMS": "a:1"}
+	for _, tc := range []struct {
+		name string
+		file string
+		args []string
+		want string
+	}{
+		{"file's key_file, env key", "key_file: " + keyFile + "\n", nil, envKey},
+		{"file's missing key_file, env key", "key_file: /nonexistent\n", nil, envKey},
+		{"flag's key_file, env key", "", []string{"--key-file", keyFile}, fileKey},
+	} {
+		c, err := load(t, RoleEdge, tc.file, env, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.LoadKey(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if c.Key.Encode() != tc.want {
+			t.Errorf("%s: got the other key", tc.name)
+		}
 	}
 }

@@ -62,7 +62,7 @@ var options = []option{
 
 	{"transfer.conns", "conns", relayEdge, "connections to the upstreams in all",
 		func(c *Config) value { return intValue{&c.Transfer.Conns} }},
-	{"transfer.pipeline", "pipeline", relayEdge, "most requests in flight per connection (each keeps about 500 ms of requests at its rate)",
+	{"transfer.pipeline", "pipeline", relayEdge, "most requests in flight per connection, at most 64 (each keeps about 500 ms of requests at its rate)",
 		func(c *Config) value { return intValue{&c.Transfer.Pipeline} }},
 	{"transfer.window", "window", relayEdge, "bytes fetched ahead of each reader (edge: a player's request; relay: one downstream READ)",
 		func(c *Config) value { return sizeValue{&c.Transfer.Window} }},

@@ -33,11 +33,11 @@ func ParseSize(s string) (Size, error) {
 	}
 	v, err := strconv.ParseFloat(t, 64)
 	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("conf: %q is not a size (examples: 1048576, 512MiB, 2GB, 1G)", s)
+		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 512MiB, 2GB, 1G)", s)
 	}
 	b := v * float64(mult)
 	if b > math.MaxInt64/2 {
-		return 0, fmt.Errorf("conf: size %q is too large", s)
+		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return Size(b), nil
 }

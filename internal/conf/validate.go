@@ -18,7 +18,7 @@ import (
 const (
 	maxNameLen  = 255 // the handshake's name field
 	maxConns    = 1024
-	maxPipeline = 1024
+	maxPipeline = 64       // half of a peer connection's 128 outstanding requests (peer.Config.MaxRequests)
 	minWindow   = 64 << 10 // the smallest block size
 	minMemory   = 1 << 20
 	minCache    = 1 << 20

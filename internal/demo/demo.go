@@ -30,10 +30,13 @@ import (
 //go:embed sample/sample.mp4 sample/hls
 var sample embed.FS
 
+// DefaultLargeSize is the size of the large test file unless Options says.
+const DefaultLargeSize = 256 << 20
+
 // Options configures Run.
 type Options struct {
 	Dir       string // working directory; default a directory under the user cache directory
-	LargeSize int64  // size of the large test file; default 256 MiB
+	LargeSize int64  // size of the large test file; default DefaultLargeSize
 	EdgeHTTP  string // the edge's HTTP address; if busy, a free loopback port is used
 	Once      bool   // stop after the comparison
 	Out       io.Writer
@@ -57,7 +60,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Out = io.Discard
 	}
 	if opts.LargeSize <= 0 {
-		opts.LargeSize = 256 << 20
+		opts.LargeSize = DefaultLargeSize
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

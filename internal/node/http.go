@@ -23,6 +23,11 @@ func (n *Node) observe(h http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w, sent: m.bytes}
 		completed := false
 		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				panic(v) // a bug, not an abort: net/http logs it with its stack
+			} else if v != nil {
+				defer panic(v) // let net/http close the connection
+			}
 			m.inFlight.Dec()
 			status := rec.status
 			if status == 0 {

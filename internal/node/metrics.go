@@ -1,8 +1,10 @@
 package node
 
 import (
+	"cmp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +36,7 @@ import (
 // Peer servers (origin, relay):
 //
 //	aqueduct_peer_connections                        authenticated connections open
-//	aqueduct_peer_connections_accepted_total
+//	aqueduct_peer_connections_accepted_total, _authenticated_total
 //	aqueduct_peer_handshake_failures_total           wrong key, not the protocol, timeout
 //	aqueduct_peer_requests_total{type}               open, hashes, read
 //	aqueduct_peer_error_answers_total                requests answered with ERROR
@@ -58,10 +60,10 @@ import (
 //	aqueduct_upstream_connections{upstream}          ready connections
 //	aqueduct_upstream_requests_total{upstream}       block requests sent
 //	aqueduct_upstream_received_bytes_total{upstream} verified bytes received
-//	aqueduct_upstream_errors_total{upstream,kind}    refused, corrupt, dial, lost
+//	aqueduct_upstream_errors_total{upstream,kind}    refused, corrupt, dial, lost, stall
 //	aqueduct_upstream_bans_total{upstream}
 //	aqueduct_upstream_retransmits_total{upstream}    TCP segments retransmitted (TCP_INFO)
-//	aqueduct_upstream_rtt_seconds{upstream,conn}     smoothed RTT of each connection (TCP_INFO)
+//	aqueduct_upstream_rtt_seconds{upstream,conn}     smoothed RTT of each connection (TCP_INFO; conn is 0, 1, ...)
 //	aqueduct_upstream_min_rtt_seconds{upstream,conn}
 //	aqueduct_upstream_delivery_rate_bytes_per_second{upstream,conn}
 //	aqueduct_upstream_cwnd_segments{upstream,conn}
@@ -153,7 +155,7 @@ var (
 		conns:       desc("aqueduct_upstream_connections", "Ready connections to the upstream.", upLabels...),
 		requests:    desc("aqueduct_upstream_requests_total", "Block requests sent to the upstream.", upLabels...),
 		bytes:       desc("aqueduct_upstream_received_bytes_total", "Verified bytes received from the upstream.", upLabels...),
-		errors:      desc("aqueduct_upstream_errors_total", "Failures of the upstream, by kind: refused (an open or a request), corrupt (a block), dial, lost (a connection).", "upstream", "kind"),
+		errors:      desc("aqueduct_upstream_errors_total", "Failures of the upstream, by kind: refused (an open or a request), corrupt (a block), dial, lost (a connection), stall (a connection closed for stalling).", "upstream", "kind"),
 		bans:        desc("aqueduct_upstream_bans_total", "Times the upstream was banned for a corrupt block.", upLabels...),
 		retrans:     desc("aqueduct_upstream_retransmits_total", "TCP segments retransmitted on the connections to the upstream (TCP_INFO, sampled while busy).", upLabels...),
 		rtt:         desc("aqueduct_upstream_rtt_seconds", "Smoothed round-trip time of a connection (TCP_INFO).", connLabels...),
@@ -177,7 +179,15 @@ func (s sink) counter(d *prometheus.Desc, v int64, labels ...string) {
 // engineCollector exports a transfer engine's statistics.
 type engineCollector struct{ e *transfer.Engine }
 
-func (c engineCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+// Describe lists every metric the collector may send: which ones it sends
+// depends on the connections that are up.
+func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := &engineDescs
+	for _, desc := range []*prometheus.Desc{d.objects, d.readers, d.memory, d.memoryLimit, d.copies, d.wasted, d.drops,
+		d.conns, d.requests, d.bytes, d.errors, d.bans, d.retrans, d.rtt, d.minRTT, d.rate, d.cwnd} {
+		ch <- desc
+	}
+}
 
 func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	d, out := &engineDescs, sink(ch)
@@ -198,10 +208,15 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.errors, u.Corrupt, u.Addr, "corrupt")
 		counter(d.errors, u.DialFails, u.Addr, "dial")
 		counter(d.errors, u.Lost, u.Addr, "lost")
+		counter(d.errors, u.Stalls, u.Addr, "stall")
 		counter(d.bans, u.Bans, u.Addr)
 		counter(d.retrans, u.Retransmits, u.Addr)
-		for _, cs := range u.Conns {
-			id := strconv.FormatUint(uint64(cs.ID), 10)
+		// Connections are labelled by their place among the upstream's,
+		// not by their IDs, which grow with every redial: the series stay
+		// few however often connections are replaced.
+		slices.SortFunc(u.Conns, func(a, b transfer.ConnStats) int { return cmp.Compare(a.ID, b.ID) })
+		for i, cs := range u.Conns {
+			id := strconv.Itoa(i)
 			gauge(d.rtt, cs.RTT.Seconds(), u.Addr, id)
 			gauge(d.minRTT, cs.MinRTT.Seconds(), u.Addr, id)
 			gauge(d.rate, float64(cs.DeliveryRate), u.Addr, id)
@@ -242,10 +257,11 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var peerDescs = struct {
-	conns, accepted, handshakeFailures, requests, errors, loops, bytes *prometheus.Desc
+	conns, accepted, authenticated, handshakeFailures, requests, errors, loops, bytes *prometheus.Desc
 }{
 	conns:             desc("aqueduct_peer_connections", "Authenticated peer connections open."),
 	accepted:          desc("aqueduct_peer_connections_accepted_total", "Peer connections accepted."),
+	authenticated:     desc("aqueduct_peer_connections_authenticated_total", "Peer connections whose handshake succeeded."),
 	handshakeFailures: desc("aqueduct_peer_handshake_failures_total", "Peer connections refused in the handshake (wrong key, not the protocol, timeout)."),
 	requests:          desc("aqueduct_peer_requests_total", "Peer requests admitted, by type.", "type"),
 	errors:            desc("aqueduct_peer_error_answers_total", "Peer requests answered with ERROR."),
@@ -264,6 +280,7 @@ func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.s.Stats()
 	out.gauge(d.conns, float64(st.Active))
 	counter(d.accepted, st.Accepted)
+	counter(d.authenticated, st.Authenticated)
 	counter(d.handshakeFailures, st.HandshakeFailures)
 	counter(d.requests, st.Opens, "open")
 	counter(d.requests, st.Hashes, "hashes")

@@ -116,7 +116,7 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 	for _, k := range cfg.Unused() {
 		log.Info("configuration key not used by this role; ignored", "key", k, "role", cfg.Role)
 	}
-	if err := sockopt.Check(cfg.Peer.Congestion); err != nil {
+	if err := sockopt.Check(cfg.Peer.Congestion); err != nil && !errors.Is(err, sockopt.ErrUnsupported) {
 		log.Warn("cannot use the requested congestion control for peer links; they use the kernel's default",
 			"congestion", cfg.Peer.Congestion, "err", err,
 			"hint", "load its module and list it in net.ipv4.tcp_allowed_congestion_control")
@@ -266,7 +266,7 @@ func (n *Node) OpenStore(dir string) (*store.Store, error) {
 	n.OnClose(st.Close)
 	n.AddCheck("store", st.Check)
 	n.reg.MustRegister(storeCollector{st})
-	n.Describe("cache_dir", dir, "cache_size", n.cfg.Cache.Size.String())
+	n.Describe("cache_dir", st.Dir(), "cache_size", n.cfg.Cache.Size.String())
 	return st, nil
 }
 
@@ -281,7 +281,7 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 	if n.cfg.Role == conf.RoleRelay {
 		// A node that serves what it fetches marks its requests, so that
 		// one that comes back through a loop of upstreams is refused.
-		tc.NodeID = n.id
+		tc.Forward = true
 	}
 	if st != nil {
 		tc.Store = st // not a nil *Store in a non-nil interface
@@ -370,15 +370,19 @@ func (s *peerServer) serve() error {
 }
 
 func (s *peerServer) shutdown(ctx context.Context) {
+	s.ln.Close() // no new connection while the others drain
 	s.srv.Shutdown(ctx)
-	s.ln.Close()
 }
 
 // Run serves until ctx ends or a server fails, then shuts down in order
-// (see the package doc) and closes the node. It returns the server's error,
-// or nil.
-func (n *Node) Run(ctx context.Context) error {
-	defer n.Close()
+// (see the package doc) and closes the node. It returns the server's
+// error, then any error of closing, or nil.
+func (n *Node) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := n.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	n.mu.Lock()
 	servers, tasks := slices.Clone(n.servers), slices.Clone(n.tasks)
 	var attrs []any
@@ -413,7 +417,6 @@ func (n *Node) Run(ctx context.Context) error {
 		"node_id", fmt.Sprintf("%016x", uint64(n.id)))
 	n.log.Info(string(n.cfg.Role)+" listening", attrs...)
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -22,8 +22,8 @@ func FuzzFromURL(f *testing.F) {
 			if !errors.As(err, &e) {
 				t.Fatalf("FromURL(%q): error %v is not an *Error", p, err)
 			}
-			if e.Status != 400 && e.Status != 403 && e.Status != 404 {
-				t.Fatalf("FromURL(%q): status %d", p, e.Status)
+			if e.Status() != 400 && e.Status() != 403 && e.Status() != 404 {
+				t.Fatalf("FromURL(%q): status %d", p, e.Status())
 			}
 			if rel != "" || dir {
 				t.Fatalf("FromURL(%q): %q, %v returned with an error", p, rel, dir)

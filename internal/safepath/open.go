@@ -45,7 +45,7 @@ func Open(root *os.Root, rel string) (*os.File, fs.FileInfo, error) {
 	switch {
 	case fi.IsDir():
 		f.Close()
-		return nil, nil, &Error{Status: StatusForbidden, Reason: "is a directory", Err: ErrIsDir}
+		return nil, nil, &Error{Kind: Refused, Reason: "is a directory", Err: ErrIsDir}
 	case !fi.Mode().IsRegular():
 		f.Close()
 		return nil, nil, forbidden("not a regular file")
@@ -78,7 +78,7 @@ func OpenDir(root *os.Root, rel string) (*os.File, fs.FileInfo, error) {
 	}
 	if !fi.IsDir() {
 		f.Close()
-		return nil, nil, &Error{Status: StatusNotFound, Reason: "not a directory", Err: ErrNotDir}
+		return nil, nil, &Error{Kind: Missing, Reason: "not a directory", Err: ErrNotDir}
 	}
 	return f, fi, nil
 }
@@ -89,20 +89,20 @@ func mapOpenError(err error) error {
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &Error{Status: StatusNotFound, Reason: "no such file", Err: err}
+		return &Error{Kind: Missing, Reason: "no such file", Err: err}
 	case errors.Is(err, fs.ErrPermission):
-		return &Error{Status: StatusForbidden, Reason: "permission denied", Err: err}
+		return &Error{Kind: Refused, Reason: "permission denied", Err: err}
 	case errors.Is(err, fs.ErrClosed):
 		return fmt.Errorf("safepath: %w", err)
 	case errors.As(err, &errno):
 		switch errno {
 		case syscall.ENOTDIR:
 			// "file.mp4/x": a parent is not a directory.
-			return &Error{Status: StatusNotFound, Reason: "no such file", Err: fmt.Errorf("%w: %w", fs.ErrNotExist, err)}
+			return &Error{Kind: Missing, Reason: "no such file", Err: fmt.Errorf("%w: %w", fs.ErrNotExist, err)}
 		case syscall.ELOOP:
-			return &Error{Status: StatusForbidden, Reason: "too many levels of symbolic links", Err: err}
+			return &Error{Kind: Refused, Reason: "too many levels of symbolic links", Err: err}
 		case syscall.ENAMETOOLONG:
-			return &Error{Status: StatusBadRequest, Reason: "name too long", Err: err}
+			return &Error{Kind: Malformed, Reason: "name too long", Err: err}
 		}
 		return fmt.Errorf("safepath: %w", err)
 	}
@@ -110,5 +110,5 @@ func mapOpenError(err error) error {
 	// error os.Root raises itself, rather than passing one up from the
 	// kernel, is for a symbolic link that leaves the root ("path escapes
 	// from parent"; the error value is not exported).
-	return &Error{Status: StatusForbidden, Reason: "path leaves the content root", Err: err}
+	return &Error{Kind: Refused, Reason: "path leaves the content root", Err: err}
 }

@@ -130,7 +130,7 @@ func TestOpen(t *testing.T) {
 				t.Fatalf("Open(%q) succeeded, want status %d", tc.rel, tc.status)
 			}
 			var e *Error
-			if !errors.As(err, &e) || e.Status != tc.status {
+			if !errors.As(err, &e) || e.Status() != tc.status {
 				t.Fatalf("Open(%q) = %v, want *Error with status %d", tc.rel, err, tc.status)
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {

@@ -18,8 +18,8 @@ const (
 	MaxSegmentLen = 255
 )
 
-// HTTP statuses carried by an [Error]. They are spelled out here so that
-// the package does not depend on net/http.
+// HTTP statuses of refusals ([Error.Status]). They are spelled out here so
+// that the package does not depend on net/http.
 const (
 	StatusBadRequest = 400
 	StatusForbidden  = 403
@@ -35,17 +35,31 @@ var (
 	ErrNotDir = errors.New("not a directory")
 )
 
-// Error is a refused path. Status is the HTTP status to answer with: 400 for
-// a malformed path, 403 for a path that is well formed but must not be served
-// (it leaves the root, names a dot-file or a non-regular file, or is not
-// readable), 404 for a path that names nothing.
-//
-// Reason is a short lower-case explanation that is safe to send to a client:
-// it never contains the path or any file-system error text. Err, if not nil,
-// is the underlying cause (for example fs.ErrNotExist or [ErrIsDir]); it may
-// hold internal detail and must not be sent to clients.
+// Kind says what is wrong with a refused path. The HTTP side answers it
+// with a status ([Error.Status]), the peer protocol with a code
+// ([Error.Code]); neither is derived from the other.
+type Kind uint8
+
+// The kinds of refusal.
+const (
+	// Malformed: the path is not a well-formed request path (400,
+	// BAD_REQUEST).
+	Malformed Kind = iota + 1
+	// Refused: well formed, but it must not be served: it leaves the root,
+	// names a dot-file or a non-regular file, or is not readable (403,
+	// FORBIDDEN).
+	Refused
+	// Missing: it names nothing (404, NOT_FOUND).
+	Missing
+)
+
+// Error is a refused path: its Kind, and a Reason that is a short
+// lower-case explanation safe to send to a client: it never contains the
+// path or any file-system error text. Err, if not nil, is the underlying
+// cause (for example fs.ErrNotExist or [ErrIsDir]); it may hold internal
+// detail and must not be sent to clients.
 type Error struct {
-	Status int
+	Kind   Kind
 	Reason string
 	Err    error
 }
@@ -59,16 +73,27 @@ func (e *Error) Unwrap() error { return e.Err }
 // Message is the text to send to a client, for example
 // "403 forbidden: path leaves the content root".
 func (e *Error) Message() string {
-	return statusText(e.Status) + ": " + e.Reason
+	return statusText(e.Status()) + ": " + e.Reason
+}
+
+// Status is the HTTP status to answer the refusal with: 400, 403 or 404.
+func (e *Error) Status() int {
+	switch e.Kind {
+	case Malformed:
+		return StatusBadRequest
+	case Missing:
+		return StatusNotFound
+	}
+	return StatusForbidden
 }
 
 // Code is the peer protocol's code for the refusal: BAD_REQUEST,
 // FORBIDDEN or NOT_FOUND.
 func (e *Error) Code() wire.Code {
-	switch e.Status {
-	case StatusBadRequest:
+	switch e.Kind {
+	case Malformed:
 		return wire.CodeBadRequest
-	case StatusNotFound:
+	case Missing:
 		return wire.CodeNotFound
 	}
 	return wire.CodeForbidden
@@ -95,7 +120,7 @@ func Status(err error) int {
 	case err == nil:
 		return 200
 	case errors.As(err, &e):
-		return e.Status
+		return e.Status()
 	case errors.Is(err, fs.ErrNotExist):
 		return StatusNotFound
 	case errors.Is(err, fs.ErrPermission):
@@ -115,8 +140,8 @@ func Message(err error) string {
 	return statusText(Status(err))
 }
 
-func bad(reason string) *Error       { return &Error{Status: StatusBadRequest, Reason: reason} }
-func forbidden(reason string) *Error { return &Error{Status: StatusForbidden, Reason: reason} }
+func bad(reason string) *Error       { return &Error{Kind: Malformed, Reason: reason} }
+func forbidden(reason string) *Error { return &Error{Kind: Refused, Reason: reason} }
 
 // Reasons shared by FromURL and Check. Tests compare against them.
 const (

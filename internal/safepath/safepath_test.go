@@ -91,8 +91,8 @@ func TestFromURL_hostile(t *testing.T) {
 			t.Errorf("FromURL(%q) = %q, %v, %v; want *Error", tc.path, rel, dir, err)
 			continue
 		}
-		if e.Status != tc.status {
-			t.Errorf("FromURL(%q): status %d (%s), want %d", tc.path, e.Status, e.Reason, tc.status)
+		if e.Status() != tc.status {
+			t.Errorf("FromURL(%q): status %d (%s), want %d", tc.path, e.Status(), e.Reason, tc.status)
 		}
 		if !strings.HasPrefix(e.Error(), "safepath: ") {
 			t.Errorf("FromURL(%q): error %q lacks package prefix", tc.path, e.Error())
@@ -216,7 +216,7 @@ func TestStatusAndMessage(t *testing.T) {
 		{nil, 200, ""},
 		{forbidden(reasonDotDot), 403, "403 forbidden: path leaves the content root"},
 		{bad(reasonEncoded), 400, "400 bad request: percent-encoded dot, slash or backslash"},
-		{&Error{Status: 404, Reason: "no such file", Err: fs.ErrNotExist}, 404, "404 not found: no such file"},
+		{&Error{Kind: Missing, Reason: "no such file", Err: fs.ErrNotExist}, 404, "404 not found: no such file"},
 		{fs.ErrNotExist, 404, "404 not found"},
 		{fs.ErrPermission, 403, "403 forbidden"},
 		{errors.New("disk on fire at /srv/secret"), 500, "500 internal server error"},
@@ -241,7 +241,7 @@ func TestError_Code(t *testing.T) {
 	}{
 		{bad(reasonEncoded), wire.CodeBadRequest},
 		{forbidden(reasonDotDot), wire.CodeForbidden},
-		{&Error{Status: StatusNotFound, Reason: "no such file"}, wire.CodeNotFound},
+		{&Error{Kind: Missing, Reason: "no such file"}, wire.CodeNotFound},
 	} {
 		if got := tc.err.Code(); got != tc.want {
 			t.Errorf("%v: Code() = %s, want %s", tc.err, got, tc.want)

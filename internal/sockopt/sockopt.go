@@ -63,7 +63,7 @@ func Check(name string) error {
 // Congestion reports the congestion control of c's socket. c must be a
 // *net.TCPConn or wrap one (a type with a NetConn method).
 func Congestion(c net.Conn) (string, error) {
-	rc, err := rawConn(c)
+	rc, err := RawConn(c)
 	if err != nil {
 		return "", err
 	}
@@ -90,7 +90,10 @@ func unwrap(c net.Conn) net.Conn {
 	}
 }
 
-func rawConn(c net.Conn) (syscall.RawConn, error) {
+// RawConn returns the kernel socket under c, which must be a
+// *net.TCPConn or wrap one (a type with a NetConn method, as
+// crypto/tls.Conn has); ErrNotSocket otherwise.
+func RawConn(c net.Conn) (syscall.RawConn, error) {
 	sc, ok := unwrap(c).(syscall.Conn)
 	if !ok {
 		return nil, ErrNotSocket

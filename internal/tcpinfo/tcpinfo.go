@@ -3,8 +3,9 @@ package tcpinfo
 import (
 	"errors"
 	"net"
-	"syscall"
 	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 )
 
 // Info is a snapshot of a connection's TCP state.
@@ -25,18 +26,10 @@ var (
 // Get reads c's TCP state. c must be a *net.TCPConn or wrap one (a type
 // with a NetConn method, as crypto/tls.Conn has).
 func Get(c net.Conn) (Info, error) {
-	for {
-		w, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		c = w.NetConn()
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+	rc, err := sockopt.RawConn(c)
+	if errors.Is(err, sockopt.ErrNotSocket) {
 		return Info{}, ErrNotTCP
 	}
-	rc, err := sc.SyscallConn()
 	if err != nil {
 		return Info{}, err
 	}

@@ -35,7 +35,7 @@ func (h *peerHandler) Open(ctx context.Context, rel string) (peer.Object, error)
 	if err != nil {
 		var se *safepath.Error
 		if errors.As(err, &se) {
-			if se.Status != 404 {
+			if se.Status() != 404 {
 				h.log.Info("peer request refused", "path", rel, "reason", se.Reason)
 			}
 			return nil, peer.Errorf(se.Code(), "%s", se.Reason)

@@ -82,7 +82,7 @@ func TestScheduler_banWhileDialingClosesConn(t *testing.T) {
 // failure of the upstream, not eight, so it stays reachable and is dialed
 // again after the first backoff (250 ms), not after 15 s. (Counted one
 // each, they put a relay started a moment before its upstream out of
-// service for 15 s.)
+// service for 15 s.) Opens do not wait for it meanwhile.
 func TestScheduler_failedDialBatchCountsOnce(t *testing.T) {
 	s, err := New(Config{Upstreams: 1, Conns: 8})
 	if err != nil {
@@ -100,8 +100,8 @@ func TestScheduler_failedDialBatchCountsOnce(t *testing.T) {
 	if f := s.ups[0].failures; f != 1 {
 		t.Errorf("%d failures counted for one batch of dials", f)
 	}
-	if !s.Usable(now).Has(0) {
-		t.Error("the upstream is not usable after one failed batch")
+	if s.Usable(now).Has(0) {
+		t.Error("opens wait for an upstream whose dials all failed")
 	}
 	later := now.Add(300 * time.Millisecond)
 	s.Tick(later)
@@ -116,5 +116,33 @@ func TestScheduler_failedDialBatchCountsOnce(t *testing.T) {
 	}
 	if f := s.ups[0].failures; f != 2 {
 		t.Errorf("%d failures after two batches, want 2", f)
+	}
+}
+
+// Opens wait for an upstream's first dials (a node starting), and for a
+// connection that replaces one that worked; not for an upstream whose dials
+// failed, however long its redials take to time out (8 dials timing out
+// after 10 s, three times, kept every open waiting for its 15 s timeout).
+func TestScheduler_usable(t *testing.T) {
+	s, err := New(Config{Upstreams: 2, Conns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	s.Tick(now)
+	dials := s.Ready(now).Dials
+	if u := s.Usable(now); !u.Has(0) || !u.Has(1) {
+		t.Fatalf("while the first dials are in flight: usable %b, want both", u)
+	}
+	for _, d := range dials {
+		s.Dialed(now, d.Conn, d.Upstream == 0) // upstream 1's dial fails
+	}
+	if u := s.Usable(now); !u.Has(0) || u.Has(1) {
+		t.Errorf("after upstream 1's dial failed: usable %b, want only upstream 0", u)
+	}
+	later := now.Add(time.Second)
+	s.Tick(later)
+	if r := s.Ready(later); len(r.Dials) == 0 || s.Usable(later).Has(1) {
+		t.Errorf("upstream 1 redialed (%d dials), usable %b: its redial must not make opens wait", len(r.Dials), s.Usable(later))
 	}
 }

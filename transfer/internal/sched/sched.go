@@ -135,6 +135,7 @@ type Ready struct {
 	Requests []Request
 	Failures []Failure
 	Banned   []UpstreamID // upstreams banned by this batch, for the log
+	Stalled  []ConnID     // connections among Closes closed because they stalled, for the metrics
 	// Deadline is when Tick must be called next at the latest; zero if
 	// nothing is timed.
 	Deadline time.Time
@@ -152,7 +153,6 @@ func (s UpSet) Has(u UpstreamID) bool { return s&(1<<uint(u)) != 0 }
 func (s *UpSet) Add(u UpstreamID)     { *s |= 1 << uint(u) }
 
 type upstream struct {
-	unusable    bool      // Unusable was called; until a dial succeeds, its dials do not make it usable
 	failures    int       // consecutive failures; reset by a completed request
 	failedAt    time.Time // the last failure counted
 	retryAt     time.Time // no dial before this
@@ -412,7 +412,6 @@ func (s *Scheduler) Dialed(now time.Time, id ConnID, ok bool) {
 		// before it serves anything.
 		up := &s.ups[cn.up]
 		up.failures = min(up.failures, s.cfg.DownAfter-1)
-		up.unusable = false
 	}
 	s.step(now)
 }
@@ -455,7 +454,6 @@ func (s *Scheduler) SetRTT(id ConnID, rtt time.Duration) {
 // is probed again only after MaxDialBackoff.
 func (s *Scheduler) Unusable(now time.Time, u UpstreamID) {
 	up := &s.ups[u]
-	up.unusable = true
 	up.failures = max(up.failures+1, s.cfg.DownAfter)
 	up.failedAt = now
 	up.retryAt = now.Add(s.cfg.MaxDialBackoff)
@@ -497,6 +495,7 @@ func (s *Scheduler) Tick(now time.Time) {
 	for _, cn := range s.sortedConns() {
 		if len(cn.inflight) > 0 && now.Sub(cn.lastData) >= s.cfg.StallTimeout {
 			s.ready.Closes = append(s.ready.Closes, cn.id)
+			s.ready.Stalled = append(s.ready.Stalled, cn.id)
 			s.remove(cn)
 			s.failConn(now, cn)
 		}
@@ -513,17 +512,15 @@ func (s *Scheduler) Ready(now time.Time) Ready {
 	return r
 }
 
-// Usable is the set of upstreams that are reachable or being dialed: if it
-// is empty, new work fails at once.
+// Usable is the set of upstreams worth waiting for: those with a ready
+// connection, and those being dialed that have not failed since they last
+// worked (a node starting, a connection being replaced). If it is empty,
+// new work fails at once: an upstream whose last dials failed is not
+// waited for while it is dialed again.
 func (s *Scheduler) Usable(now time.Time) UpSet {
 	var set UpSet
-	for u := range s.ups {
-		if s.reachable(now, UpstreamID(u)) {
-			set.Add(UpstreamID(u))
-		}
-	}
 	for _, cn := range s.conns {
-		if !cn.ready && !s.ups[cn.up].unusable {
+		if cn.ready || s.ups[cn.up].failures == 0 {
 			set.Add(cn.up)
 		}
 	}
