@@ -207,7 +207,7 @@ func TestFlags_perRole(t *testing.T) {
 		has, not []string
 		defaults []string
 	}{
-		{RoleOrigin, []string{"root", "http", "peer", "no-index", "admin", "access-log", "config"}, []string{"upstream", "conns", "cache-dir", "write-timeout"},
+		{RoleOrigin, []string{"root", "http", "peer", "no-index", "admin", "access-log", "config"}, []string{"upstream", "conns", "cache-dir"},
 			[]string{"-http HOST:PORT", "(default :8080)", "(default 127.0.0.1:9070)", "-root DIR", "-no-index\n"}},
 		{RoleRelay, []string{"upstream", "peer", "conns", "window", "cache-dir"}, []string{"http", "root", "allow-origins"},
 			[]string{"-window SIZE", "(default 1MiB)", "(default :7071)", "-upstream HOST:PORT[,...]"}},

@@ -22,7 +22,6 @@ var (
 	relayEdge  = []Role{RoleRelay, RoleEdge}
 	originEdge = []Role{RoleOrigin, RoleEdge}
 	originRel  = []Role{RoleOrigin, RoleRelay}
-	edgeOnly   = []Role{RoleEdge}
 )
 
 // options lists every key, in the order of the example file.
@@ -55,7 +54,7 @@ var options = []option{
 		func(c *Config) value { return stringValue{&c.HTTP.Listen} }},
 	{"http.allow_origins", "allow-origins", originEdge, "browser origins allowed to read (CORS), comma-separated; empty allows any",
 		func(c *Config) value { return stringsValue{&c.HTTP.AllowOrigins} }},
-	{"http.write_timeout", "write-timeout", edgeOnly, "cut off a player that takes nothing for this long",
+	{"http.write_timeout", "write-timeout", originEdge, "cut off a client that takes no byte for this long (a slow but steady reader is never cut)",
 		func(c *Config) value { return durationValue{&c.HTTP.WriteTimeout} }},
 	{"http.access_log", "access-log", originEdge, `write one line per HTTP request, in the Combined Log Format, to this file ("-": standard output); empty: no access log`,
 		func(c *Config) value { return stringValue{&c.HTTP.AccessLog} }},

@@ -303,7 +303,8 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 }
 
 // ServeHTTP serves h on ln with the node's HTTP limits, counting every
-// request in the metrics and writing it to the access log.
+// request in the metrics and writing it to the access log. A client that
+// takes nothing for http.write_timeout is cut off (see progress).
 func (n *Node) ServeHTTP(ln net.Listener, h http.Handler) error {
 	if n.http == nil {
 		n.http = newHTTPMetrics(n.reg)
@@ -316,11 +317,15 @@ func (n *Node) ServeHTTP(ln net.Listener, h http.Handler) error {
 			n.OnClose(al.Close)
 		}
 	}
+	if d := n.cfg.HTTP.WriteTimeout; d > 0 {
+		h = progress(d, h)
+	}
 	srv := &http.Server{
 		Handler:           n.observe(h),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		ConnContext:       withConn,
 	}
 	n.addServer(&httpServer{ln: ln, srv: srv})
 	return nil

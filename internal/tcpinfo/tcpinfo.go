@@ -15,7 +15,15 @@ type Info struct {
 	Cwnd         uint32        // congestion window, in segments
 	DeliveryRate uint64        // bytes per second, the kernel's last estimate
 	TotalRetrans uint32        // segments retransmitted over the connection's life
+
+	BytesAcked uint64 // bytes the other end has acknowledged
+	Unacked    uint32 // segments sent and not yet acknowledged
+	NotSent    uint32 // bytes in the send queue not yet sent
 }
+
+// Outstanding reports whether the connection holds data the other end has
+// not acknowledged: sent and unacknowledged, or not sent yet.
+func (i Info) Outstanding() bool { return i.Unacked > 0 || i.NotSent > 0 }
 
 // Errors Get returns.
 var (

@@ -27,5 +27,8 @@ func get(rc syscall.RawConn) (Info, error) {
 		Cwnd:         ti.Snd_cwnd,
 		DeliveryRate: ti.Delivery_rate,
 		TotalRetrans: ti.Total_retrans,
+		BytesAcked:   ti.Bytes_acked,
+		Unacked:      ti.Unacked,
+		NotSent:      ti.Notsent_bytes,
 	}, nil
 }

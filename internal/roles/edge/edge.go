@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/internal/httpserve"
 	"github.com/aqueduct-cdn/aqueduct/internal/node"
@@ -37,7 +36,7 @@ func Mount(n *node.Node) error {
 	if err != nil {
 		return err
 	}
-	return n.ServeHTTP(ln, writeDeadlines(cfg.HTTP.WriteTimeout, NewHandler(e, cfg.HTTP.AllowOrigins, n.Logger())))
+	return n.ServeHTTP(ln, NewHandler(e, cfg.HTTP.AllowOrigins, n.Logger()))
 }
 
 // NewHandler returns the edge's HTTP handler over engine.
@@ -96,26 +95,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 }
-
-// writeDeadlines gives each write of a response d to finish.
-func writeDeadlines(d time.Duration, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}, r)
-	})
-}
-
-type deadlineWriter struct {
-	http.ResponseWriter
-	rc *http.ResponseController
-	d  time.Duration
-}
-
-func (w *deadlineWriter) Write(p []byte) (int, error) {
-	w.rc.SetWriteDeadline(time.Now().Add(w.d))
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // httpStatus is the status the edge answers with when no upstream could
 // open an object: the upstreams' own answer for the path where they gave
