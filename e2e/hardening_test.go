@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -85,4 +86,68 @@ func TestEdge_slowReaderNotCut(t *testing.T) {
 		t.Fatalf("a reader at 4 KB/s got %d bytes in 8 s, then %v; want about 32 KiB and no cut", got, err)
 	}
 	t.Logf("a reader at 4 KB/s got %d bytes in 8 s (write timeout 2 s) and was not cut", got)
+}
+
+// firstByte GETs url and returns how long its first body byte took.
+func firstByte(t testing.TB, url string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var b [1]byte
+	if _, err := io.ReadFull(resp.Body, b[:]); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
+	}
+	d := time.Since(start)
+	io.Copy(io.Discard, resp.Body)
+	return d
+}
+
+// TestEdge_stalledClientsDoNotStarveOthers: 300 clients that ask the edge
+// for a large object and never read do not hold the memory that a new
+// client's first block needs: its first byte comes within a second
+// (before, they took all the memory and every new request waited 16–26 s,
+// until the write timeout cut a staller).
+func TestEdge_stalledClientsDoNotStarveOthers(t *testing.T) {
+	const stallers = 300
+	c := startCluster(t, "--max-conns-per-client", "1000") // all from 127.0.0.1
+	waitReady(t, c.edge, 200)
+	conns := make([]net.Conn, 0, stallers)
+	defer func() {
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}()
+	for range stallers {
+		conn := dialSmall(t, c.edge.httpAddr)
+		fmt.Fprintf(conn, "GET /large.bin HTTP/1.1\r\nHost: edge\r\n\r\n")
+		conns = append(conns, conn)
+	}
+	// Let them take what they can.
+	var held, limit float64
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		m := scrape(t, c.edge)
+		readers, _ := m.get("aqueduct_readers_active")
+		held, _ = m.get("aqueduct_reader_memory_bytes")
+		limit, _ = m.get("aqueduct_reader_memory_limit_bytes")
+		if readers >= stallers && held >= limit/2 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // long past the point where a reader counts as stalled
+	t.Logf("%d stalled clients; readers hold %.0f of %.0f MiB", stallers, held/(1<<20), limit/(1<<20))
+	var worst time.Duration
+	for i := range 5 {
+		d := firstByte(t, c.edgeURL(fmt.Sprintf("/mix/%c.bin", "abcab"[i])))
+		worst = max(worst, d)
+	}
+	if worst > time.Second {
+		t.Errorf("with %d stalled clients a new request's first byte took up to %v, want under 1 s", stallers, worst)
+	}
+	t.Logf("first byte of 5 new requests beside %d stalled clients: at most %v", stallers, worst.Round(time.Millisecond))
 }

@@ -33,6 +33,7 @@ const (
 	DefaultPipeline    = 64
 	DefaultWindow      = 32 << 20
 	DefaultMemoryLimit = 256 << 20
+	DefaultMemoryWait  = 10 * time.Second
 )
 
 // Config configures an Engine. Zero values mean the defaults given on each
@@ -64,6 +65,14 @@ type Config struct {
 	OpenTimeout  time.Duration // for fetching a description; default 15 s
 	DialTimeout  time.Duration // per connection attempt, handshake included; default 10 s
 	StallTimeout time.Duration // see sched.Config; default 20 s
+
+	// IdleReader is how long a reader's consumer may take nothing of the
+	// data it has before the reader gives its blocks back when other
+	// readers need memory; default 1 s. MemoryWait bounds how long a
+	// reader's next block waits for memory before the read fails with
+	// ErrBusy; default 10 s.
+	IdleReader time.Duration
+	MemoryWait time.Duration
 
 	Logger *slog.Logger // nil discards
 
@@ -116,6 +125,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxHashBytes <= 0 {
 		c.MaxHashBytes = 64 << 20
+	}
+	if c.IdleReader <= 0 {
+		c.IdleReader = time.Second
+	}
+	if c.MemoryWait <= 0 {
+		c.MemoryWait = DefaultMemoryWait
 	}
 	if c.OpenTimeout <= 0 {
 		c.OpenTimeout = 15 * time.Second
@@ -295,7 +310,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		mem:        newMemory(cfg.MemoryLimit),
+		mem:        newMemory(cfg.MemoryLimit, cfg.clock, cfg.IdleReader, cfg.MemoryWait),
 		aheadLimit: cfg.MemoryLimit / 4 * 3,
 		events:     make(chan any, 4096),
 		ctx:        ctx,
@@ -313,6 +328,7 @@ func New(cfg Config) (*Engine, error) {
 	e.manifests.init(cfg.MaxObjects, cfg.MaxHashBytes)
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); e.loop() }()
+	e.wg.Go(func() { e.mem.reclaimer(ctx) })
 	if cfg.Store != nil {
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); e.storeWriter() }()

@@ -35,6 +35,10 @@ type Stats struct {
 	Readers     int64 // open Readers
 	Memory      int64 // bytes of block buffers the readers hold
 	MemoryLimit int64 // Config.MemoryLimit
+
+	Reclaimed    int64 // bytes of budget that stalled readers gave back
+	MemoryWaits  int64 // next blocks that waited for memory
+	MemoryBusies int64 // reads that failed with ErrBusy after MemoryWait
 }
 
 // Stats returns the engine's counters.
@@ -50,6 +54,7 @@ func (e *Engine) Stats() Stats {
 		Copies: c.copies.Load(), WastedBytes: c.wasted.Load(), Conns: n,
 		Objects: c.objects.Load(), Readers: c.readers.Load(),
 		Memory: e.mem.used.Load(), MemoryLimit: e.cfg.MemoryLimit,
+		Reclaimed: e.mem.reclaimed.Load(), MemoryWaits: e.mem.waits.Load(), MemoryBusies: e.mem.timeouts.Load(),
 	}
 }
 

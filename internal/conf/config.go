@@ -86,6 +86,9 @@ type HTTP struct {
 	AllowOrigins []string      // http.allow_origins: CORS; empty means any
 	WriteTimeout time.Duration // http.write_timeout: cut off a player that takes nothing this long (edge)
 	AccessLog    string        // http.access_log: file for one line per request; "-" for standard output; empty for none
+
+	MaxConns          int // http.max_conns: connections held in all; past it, 503
+	MaxConnsPerClient int // http.max_conns_per_client: from one IP address; past it, 429
 }
 
 // Transfer configures the parallel transfer engine of a relay or edge.
@@ -94,6 +97,9 @@ type Transfer struct {
 	Pipeline int  // transfer.pipeline: most requests in flight per connection
 	Window   Size // transfer.window: bytes fetched ahead of each reader
 	Memory   Size // transfer.memory: block buffers of all readers together
+	// MemoryWait (transfer.memory_wait) bounds how long a request's next
+	// block waits for memory; then it fails (an edge answers 503).
+	MemoryWait time.Duration
 }
 
 // Cache configures the disk cache of a relay or edge.
@@ -118,12 +124,13 @@ func Default(role Role) Config {
 		Name: string(role),
 		Log:  Log{Level: "info", Format: "text"},
 		Peer: Peer{MPTCP: true, Congestion: "bbr"},
-		HTTP: HTTP{WriteTimeout: 30 * time.Second},
+		HTTP: HTTP{WriteTimeout: 30 * time.Second, MaxConns: 4096, MaxConnsPerClient: 256},
 		Transfer: Transfer{
-			Conns:    transfer.DefaultConns,
-			Pipeline: transfer.DefaultPipeline,
-			Window:   transfer.DefaultWindow,
-			Memory:   transfer.DefaultMemoryLimit,
+			Conns:      transfer.DefaultConns,
+			Pipeline:   transfer.DefaultPipeline,
+			Window:     transfer.DefaultWindow,
+			Memory:     transfer.DefaultMemoryLimit,
+			MemoryWait: transfer.DefaultMemoryWait,
 		},
 		Cache: Cache{Size: store.DefaultMaxBytes},
 	}

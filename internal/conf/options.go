@@ -59,6 +59,11 @@ var options = []option{
 	{"http.access_log", "access-log", originEdge, `write one line per HTTP request, in the Combined Log Format, to this file ("-": standard output); empty: no access log`,
 		func(c *Config) value { return stringValue{&c.HTTP.AccessLog} }},
 
+	{"http.max_conns", "max-conns", originEdge, "most HTTP connections held in all; past it a new one is answered 503 and closed",
+		func(c *Config) value { return intValue{&c.HTTP.MaxConns} }},
+	{"http.max_conns_per_client", "max-conns-per-client", originEdge, "most HTTP connections from one IP address; past it a new one is answered 429 and closed",
+		func(c *Config) value { return intValue{&c.HTTP.MaxConnsPerClient} }},
+
 	{"transfer.conns", "conns", relayEdge, "connections to the upstreams in all",
 		func(c *Config) value { return intValue{&c.Transfer.Conns} }},
 	{"transfer.pipeline", "pipeline", relayEdge, "most requests in flight per connection, at most 64 (each keeps about 500 ms of requests at its rate)",
@@ -67,6 +72,9 @@ var options = []option{
 		func(c *Config) value { return sizeValue{&c.Transfer.Window} }},
 	{"transfer.memory", "memory", relayEdge, "memory for the block buffers of all readers together",
 		func(c *Config) value { return sizeValue{&c.Transfer.Memory} }},
+
+	{"transfer.memory_wait", "memory-wait", relayEdge, "how long a request's next block may wait for memory, in turn, before the request fails (an edge answers 503 and Retry-After)",
+		func(c *Config) value { return durationValue{&c.Transfer.MemoryWait} }},
 
 	{"cache.dir", "cache-dir", relayEdge, "block cache directory (empty: a temporary directory removed at exit on a relay, no disk cache on an edge)",
 		func(c *Config) value { return stringValue{&c.Cache.Dir} }},

@@ -75,6 +75,14 @@ func (c *Config) Validate() error {
 	if uses("http.write_timeout") && c.HTTP.WriteTimeout <= 0 {
 		bad("http.write_timeout", "%v: must be positive", c.HTTP.WriteTimeout)
 	}
+	if uses("http.max_conns") {
+		if c.HTTP.MaxConns < 1 {
+			bad("http.max_conns", "%d: want at least 1", c.HTTP.MaxConns)
+		}
+		if c.HTTP.MaxConnsPerClient < 1 || c.HTTP.MaxConnsPerClient > c.HTTP.MaxConns {
+			bad("http.max_conns_per_client", "%d: want 1 to http.max_conns (%d)", c.HTTP.MaxConnsPerClient, c.HTTP.MaxConns)
+		}
+	}
 
 	if uses("upstreams") {
 		c.validateUpstreams(bad, check)
@@ -92,6 +100,9 @@ func (c *Config) Validate() error {
 			bad("transfer.memory", "%v: want at least %v", t.Memory, Size(minMemory))
 		} else if t.Window > t.Memory {
 			bad("transfer.window", "%v is more than transfer.memory (%v)", t.Window, t.Memory)
+		}
+		if t.MemoryWait <= 0 {
+			bad("transfer.memory_wait", "%v: must be positive", t.MemoryWait)
 		}
 		if c.Cache.Size < minCache {
 			bad("cache.size", "%v: want at least %v", c.Cache.Size, Size(minCache))

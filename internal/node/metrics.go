@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,6 +33,8 @@ import (
 //	aqueduct_http_requests_in_flight
 //	aqueduct_http_first_byte_seconds                 histogram: request to first body byte
 //	aqueduct_http_responses_aborted_total            responses cut mid-body by a failure upstream
+//	aqueduct_http_connections                        connections held
+//	aqueduct_http_connections_refused_total{limit}   total (503), client (429)
 //
 // Peer servers (origin, relay):
 //
@@ -54,6 +57,8 @@ import (
 //	aqueduct_readers_active                          byte-range readers open
 //	aqueduct_reader_memory_bytes                     block buffers the readers hold
 //	aqueduct_reader_memory_limit_bytes
+//	aqueduct_reader_memory_reclaimed_bytes_total     given back by readers whose consumers took nothing
+//	aqueduct_reader_memory_waits_total, _busy_total  next blocks that waited for memory; reads failed after memory_wait
 //	aqueduct_transfer_copies_total                   second copies of late blocks
 //	aqueduct_transfer_wasted_bytes_total             bytes fetched for nobody (the copy that lost)
 //	aqueduct_transfer_cache_drops_total              verified blocks not cached (writer busy)
@@ -96,6 +101,30 @@ type httpMetrics struct {
 	inFlight  prometheus.Gauge
 	firstByte prometheus.Histogram
 	aborted   prometheus.Counter
+	refused   *prometheus.CounterVec
+	listeners listenerSet // the HTTP servers' listeners, for aqueduct_http_connections
+}
+
+// listenerSet lists the limit listeners of a node's HTTP servers.
+type listenerSet struct {
+	mu  sync.Mutex
+	lns []*limitListener
+}
+
+func (s *listenerSet) Add(l *limitListener) {
+	s.mu.Lock()
+	s.lns = append(s.lns, l)
+	s.mu.Unlock()
+}
+
+func (s *listenerSet) open() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.lns {
+		n += l.open()
+	}
+	return float64(n)
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -118,7 +147,14 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Name: "aqueduct_http_responses_aborted_total", Help: "HTTP responses cut mid-body because the content could not be fetched.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.bytes, m.inFlight, m.firstByte, m.aborted)
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aqueduct_http_connections_refused_total",
+		Help: "HTTP connections refused at a limit: total (http.max_conns, answered 503) or client (http.max_conns_per_client, answered 429).",
+	}, []string{"limit"})
+	conns := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "aqueduct_http_connections", Help: "HTTP connections held.",
+	}, m.listeners.open)
+	reg.MustRegister(m.requests, m.bytes, m.inFlight, m.firstByte, m.aborted, m.refused, conns)
 	return m
 }
 
@@ -142,6 +178,7 @@ var (
 
 	engineDescs = struct {
 		objects, readers, memory, memoryLimit, copies, wasted, drops *prometheus.Desc
+		reclaimed, memWaits, memBusy                                 *prometheus.Desc
 		conns, requests, bytes, errors, bans, retrans                *prometheus.Desc
 		rtt, minRTT, rate, cwnd                                      *prometheus.Desc
 	}{
@@ -152,6 +189,9 @@ var (
 		copies:      desc("aqueduct_transfer_copies_total", "Second copies of late blocks requested."),
 		wasted:      desc("aqueduct_transfer_wasted_bytes_total", "Bytes fetched that nobody wanted any more."),
 		drops:       desc("aqueduct_transfer_cache_drops_total", "Verified blocks not cached because the cache writer was busy."),
+		reclaimed:   desc("aqueduct_reader_memory_reclaimed_bytes_total", "Block buffer memory that readers whose consumers took nothing gave back to others."),
+		memWaits:    desc("aqueduct_reader_memory_waits_total", "Readers' next blocks that had to wait for memory."),
+		memBusy:     desc("aqueduct_reader_memory_busy_total", "Reads failed because no memory came free within transfer.memory_wait."),
 		conns:       desc("aqueduct_upstream_connections", "Ready connections to the upstream.", upLabels...),
 		requests:    desc("aqueduct_upstream_requests_total", "Block requests sent to the upstream.", upLabels...),
 		bytes:       desc("aqueduct_upstream_received_bytes_total", "Verified bytes received from the upstream.", upLabels...),
@@ -184,6 +224,7 @@ type engineCollector struct{ e *transfer.Engine }
 func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &engineDescs
 	for _, desc := range []*prometheus.Desc{d.objects, d.readers, d.memory, d.memoryLimit, d.copies, d.wasted, d.drops,
+		d.reclaimed, d.memWaits, d.memBusy,
 		d.conns, d.requests, d.bytes, d.errors, d.bans, d.retrans, d.rtt, d.minRTT, d.rate, d.cwnd} {
 		ch <- desc
 	}
@@ -200,6 +241,9 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.copies, st.Copies)
 	counter(d.wasted, st.WastedBytes)
 	counter(d.drops, st.StoreDrops)
+	counter(d.reclaimed, st.Reclaimed)
+	counter(d.memWaits, st.MemoryWaits)
+	counter(d.memBusy, st.MemoryBusies)
 	for _, u := range c.e.Upstreams() {
 		gauge(d.conns, float64(len(u.Conns)), u.Addr)
 		counter(d.requests, u.Requests, u.Addr)

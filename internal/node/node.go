@@ -276,7 +276,7 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 	t := n.cfg.Transfer
 	tc := transfer.Config{
 		Upstreams: n.cfg.Upstreams, Peer: n.peer, Conns: t.Conns, Pipeline: t.Pipeline,
-		Window: int64(t.Window), MemoryLimit: int64(t.Memory), Logger: n.log,
+		Window: int64(t.Window), MemoryLimit: int64(t.Memory), MemoryWait: t.MemoryWait, Logger: n.log,
 	}
 	if n.cfg.Role == conf.RoleRelay {
 		// A node that serves what it fetches marks its requests, so that
@@ -320,6 +320,9 @@ func (n *Node) ServeHTTP(ln net.Listener, h http.Handler) error {
 	if d := n.cfg.HTTP.WriteTimeout; d > 0 {
 		h = progress(d, h)
 	}
+	lim := newLimitListener(ln, n.cfg.HTTP.MaxConns, n.cfg.HTTP.MaxConnsPerClient, n.http)
+	n.http.listeners.Add(lim)
+	ln = lim
 	srv := &http.Server{
 		Handler:           n.observe(h),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -90,8 +90,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return o.NewReader(ctx, off, n)
 	}
 	if err := httpserve.Serve(w, r, c, open); err != nil {
-		h.log.Warn("cannot serve object", "path", rel, "err", err)
-		http.Error(w, statusLine(502), 502)
+		status := httpStatus(err)
+		h.log.Warn("cannot serve object", "path", rel, "status", status, "err", err)
+		if errors.Is(err, transfer.ErrBusy) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "503 service unavailable: every buffer is in use; retry", status)
+			return
+		}
+		http.Error(w, statusLine(status), status)
 		return
 	}
 }
@@ -100,6 +106,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // open an object: the upstreams' own answer for the path where they gave
 // one, 503 when they are busy or going away, else 502.
 func httpStatus(err error) int {
+	if errors.Is(err, transfer.ErrBusy) {
+		return http.StatusServiceUnavailable
+	}
 	var pe *peer.Error
 	if !errors.As(err, &pe) {
 		return http.StatusBadGateway
