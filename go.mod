@@ -12,6 +12,8 @@ require go.uber.org/goleak v1.3.0
 
 require github.com/jonboulle/clockwork v0.5.0
 
+require golang.org/x/time v0.16.0 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

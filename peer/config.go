@@ -34,10 +34,13 @@ type Config struct {
 	IdleTimeout      time.Duration // close after this long without receiving anything; PING after a third of it; default 45 s
 
 	// Server side.
-	MaxHandles  int // open handles per connection; default 256
-	MaxRequests int // outstanding requests per connection; default 128
-	MaxStreams  int // READ requests served at once per connection; default 16
-	DataFrame   int // payload bytes per DATA frame; default 128 KiB (capped by the peer's max frame)
+	MaxHandshakes        int     // connections in the handshake at once; past it the oldest is dropped; default 256
+	MaxHandshakesPerHost int     // connections in the handshake from one address; past it new ones are closed; default 64
+	HandshakeRate        float64 // new connections per second from one address (bursts of twice that); faster ones are closed; default 50
+	MaxHandles           int     // open handles per connection; default 256
+	MaxRequests          int     // outstanding requests per connection; default 128
+	MaxStreams           int     // READ requests served at once per connection; default 16
+	DataFrame            int     // payload bytes per DATA frame; default 128 KiB (capped by the peer's max frame)
 
 	Logger *slog.Logger // nil discards
 }
@@ -56,6 +59,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 45 * time.Second
+	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 256
+	}
+	if c.MaxHandshakesPerHost <= 0 {
+		c.MaxHandshakesPerHost = 64
+	}
+	if c.HandshakeRate <= 0 {
+		c.HandshakeRate = 50
 	}
 	if c.MaxHandles <= 0 {
 		c.MaxHandles = 256

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -21,8 +22,29 @@ type frameReader struct {
 	hdr  [wire.HeaderLen]byte
 }
 
+// Read buffer sizes: small during the handshake, which anyone may start,
+// and larger once the other end has proved it holds the key.
+const (
+	handshakeBuffer = wire.HeaderLen + wire.HandshakeMaxPayload
+	sessionBuffer   = 64 << 10
+)
+
 func newFrameReader(nc net.Conn, max uint32) *frameReader {
-	return &frameReader{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), max: max}
+	return &frameReader{nc: nc, br: bufio.NewReaderSize(nc, handshakeBuffer), max: max}
+}
+
+// enlarge gives the reader the session's read buffer, keeping the bytes
+// already buffered (a client may send requests right behind AUTH).
+func (r *frameReader) enlarge() {
+	if r.br.Size() >= sessionBuffer {
+		return
+	}
+	var src io.Reader = r.nc
+	if n := r.br.Buffered(); n > 0 {
+		rest, _ := r.br.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), r.nc)
+	}
+	r.br = bufio.NewReaderSize(src, sessionBuffer)
 }
 
 // next reads one frame. Byte slices in the frame alias the reader's buffer

@@ -112,6 +112,7 @@ func clientHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) 
 		return session{}, err
 	}
 	fr.max = cfg.MaxFrame
+	fr.enlarge()
 	return session{version: ch.Version, peerName: ch.Name, peerMaxFrame: ch.MaxFrame}, nil
 }
 
@@ -182,6 +183,7 @@ func serverHandshake(nc net.Conn, fr *frameReader, cfg Config) (session, error) 
 		return session{}, err
 	}
 	fr.max = cfg.MaxFrame
+	fr.enlarge()
 	return session{version: wire.Version1, peerName: hello.Name, peerMaxFrame: hello.MaxFrame}, nil
 }
 

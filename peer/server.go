@@ -70,6 +70,7 @@ type Server struct {
 	wg       sync.WaitGroup
 
 	stats serverCounters
+	adm   *admission
 }
 
 // serverCounters are the Server's statistics; see ServerStats.
@@ -78,7 +79,56 @@ type serverCounters struct {
 	active                                     atomic.Int64
 	opens, hashes, reads, errors, bytes        atomic.Int64
 	loops                                      atomic.Int64
+	refusedEarly, evicted                      atomic.Int64
 	lastLoopLog                                atomic.Int64 // unix nanoseconds
+
+	// Logged at most once a minute, with what happened meanwhile.
+	logMu                      sync.Mutex
+	wrongKey, otherFailures    int
+	refusedBy                  map[string]int
+	lastAuthLog, lastRefuseLog time.Time
+}
+
+// logHandshake logs a failed handshake: a wrong key (a misconfigured
+// node) at Warn, anything else (port scanners, dropped connections) at
+// Debug; at most one Warn a minute, saying how many came since.
+func (s *Server) logHandshake(addr net.Addr, err error) {
+	if !errors.Is(err, ErrAuth) {
+		s.log.Debug("peer handshake failed", "peer", addr.String(), "err", err)
+		return
+	}
+	c := &s.stats
+	c.logMu.Lock()
+	c.wrongKey++
+	n := c.wrongKey
+	loud := time.Since(c.lastAuthLog) >= time.Minute
+	if loud {
+		c.lastAuthLog, c.wrongKey = time.Now(), 0
+	}
+	c.logMu.Unlock()
+	if loud {
+		s.log.Warn("peer refused: wrong cluster key", "peer", addr.String(), "err", err, "refused_since_last_log", n)
+	}
+}
+
+// noteRefused counts a connection refused before its handshake and logs,
+// at most once a minute, how many were refused and why.
+func (s *Server) noteRefused(why string) {
+	c := &s.stats
+	c.logMu.Lock()
+	if c.refusedBy == nil {
+		c.refusedBy = make(map[string]int)
+	}
+	c.refusedBy[why]++
+	var counts map[string]int
+	if time.Since(c.lastRefuseLog) >= time.Minute {
+		counts, c.refusedBy, c.lastRefuseLog = c.refusedBy, nil, time.Now()
+	}
+	c.logMu.Unlock()
+	if counts != nil {
+		s.log.Info("refused peer connections before their handshake",
+			"too_fast", counts[refusedRate], "too_many_from_one_address", counts[refusedHost])
+	}
 }
 
 // logLoop logs an OPEN that came back, at most once every 10 s. Relays
@@ -111,6 +161,8 @@ type ServerStats struct {
 	Reads             int64 // READ requests admitted
 	Errors            int64 // requests answered with ERROR (refusals, failures, cancellations)
 	Loops             int64 // OPENs refused with LOOP: they had passed this node already
+	RefusedEarly      int64 // connections closed before their handshake: too fast or too many from one address
+	Evicted           int64 // connections in the handshake dropped for newer ones (MaxHandshakes)
 	BytesSent         int64 // DATA payload bytes queued to clients
 }
 
@@ -121,13 +173,15 @@ func (s *Server) Stats() ServerStats {
 		Accepted: c.accepted.Load(), Authenticated: c.authenticated.Load(), HandshakeFailures: c.handshakeFailures.Load(),
 		Active: c.active.Load(), Opens: c.opens.Load(), Hashes: c.hashes.Load(), Reads: c.reads.Load(),
 		Errors: c.errors.Load(), Loops: c.loops.Load(), BytesSent: c.bytes.Load(),
+		RefusedEarly: c.refusedEarly.Load(), Evicted: c.evicted.Load(),
 	}
 }
 
 // NewServer returns a Server; start it with Serve.
 func NewServer(cfg Config, h Handler) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, handler: h, log: cfg.Logger, conns: make(map[*serverConn]struct{})}
+	s := &Server{cfg: cfg, handler: h, log: cfg.Logger, conns: make(map[*serverConn]struct{}),
+		adm: newAdmission(cfg.MaxHandshakes, cfg.MaxHandshakesPerHost, cfg.HandshakeRate)}
 	s.base, s.kill = context.WithCancel(context.Background())
 	size := wire.HeaderLen + 16 + cfg.DataFrame
 	s.pool.New = func() any { b := make([]byte, size); return &b }
@@ -171,10 +225,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
+		admitted, refused, evicted := s.adm.admit(nc)
+		if evicted {
+			s.stats.evicted.Add(1)
+		}
+		if refused != "" {
+			// Before any buffer, goroutine or log line: a flood of bare
+			// connections costs an accept and a close each.
+			s.stats.refusedEarly.Add(1)
+			s.noteRefused(refused)
+			nc.Close()
+			continue
+		}
 		sc := &serverConn{srv: s, nc: nc}
 		s.mu.Lock()
 		if s.shutdown {
 			s.mu.Unlock()
+			admitted()
 			nc.Close()
 			return nil
 		}
@@ -183,7 +250,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			sc.serve(s.base)
+			sc.serve(s.base, admitted)
 			s.mu.Lock()
 			delete(s.conns, sc)
 			s.mu.Unlock()
@@ -258,24 +325,20 @@ type request struct {
 	cancel context.CancelFunc
 }
 
-func (sc *serverConn) serve(ctx context.Context) {
+// serve runs one connection: the handshake, whose end it tells admitted,
+// then the session.
+func (sc *serverConn) serve(ctx context.Context, admitted func()) {
 	s := sc.srv
-	log := s.log.With("peer", sc.nc.RemoteAddr().String())
 	sc.fr = newFrameReader(sc.nc, wire.HandshakeMaxPayload)
 	sess, err := serverHandshake(sc.nc, sc.fr, s.cfg)
+	admitted()
 	if err != nil {
-		switch {
-		case errors.Is(err, ErrAuth):
-			log.Warn("peer refused: wrong cluster key", "err", err)
-		case errors.Is(err, errNoPreface):
-			log.Info("peer refused: not the Aqueduct protocol", "err", err)
-		default:
-			log.Info("peer handshake failed", "err", err)
-		}
 		s.stats.handshakeFailures.Add(1)
+		s.logHandshake(sc.nc.RemoteAddr(), err)
 		sc.nc.Close()
 		return
 	}
+	log := s.log.With("peer", sc.nc.RemoteAddr().String())
 	s.stats.authenticated.Add(1)
 	s.stats.active.Add(1)
 	defer s.stats.active.Add(-1)

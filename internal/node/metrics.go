@@ -41,6 +41,8 @@ import (
 //	aqueduct_peer_connections                        authenticated connections open
 //	aqueduct_peer_connections_accepted_total, _authenticated_total
 //	aqueduct_peer_handshake_failures_total           wrong key, not the protocol, timeout
+//	aqueduct_peer_refused_before_handshake_total     too fast or too many from one address
+//	aqueduct_peer_handshakes_evicted_total           dropped for newer ones past the most at once
 //	aqueduct_peer_requests_total{type}               open, hashes, read
 //	aqueduct_peer_error_answers_total                requests answered with ERROR
 //	aqueduct_peer_loops_total                        OPENs refused with LOOP (a loop of upstreams)
@@ -301,12 +303,14 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var peerDescs = struct {
-	conns, accepted, authenticated, handshakeFailures, requests, errors, loops, bytes *prometheus.Desc
+	conns, accepted, authenticated, handshakeFailures, refusedEarly, evicted, requests, errors, loops, bytes *prometheus.Desc
 }{
 	conns:             desc("aqueduct_peer_connections", "Authenticated peer connections open."),
 	accepted:          desc("aqueduct_peer_connections_accepted_total", "Peer connections accepted."),
 	authenticated:     desc("aqueduct_peer_connections_authenticated_total", "Peer connections whose handshake succeeded."),
 	handshakeFailures: desc("aqueduct_peer_handshake_failures_total", "Peer connections refused in the handshake (wrong key, not the protocol, timeout)."),
+	refusedEarly:      desc("aqueduct_peer_refused_before_handshake_total", "Peer connections closed before their handshake: too fast, or too many at once, from one address."),
+	evicted:           desc("aqueduct_peer_handshakes_evicted_total", "Peer connections in the handshake dropped for newer ones, past the most at once."),
 	requests:          desc("aqueduct_peer_requests_total", "Peer requests admitted, by type.", "type"),
 	errors:            desc("aqueduct_peer_error_answers_total", "Peer requests answered with ERROR."),
 	loops:             desc("aqueduct_peer_loops_total", "OPENs refused with LOOP: they had passed this node already (the upstreams form a loop)."),
@@ -326,6 +330,8 @@ func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.accepted, st.Accepted)
 	counter(d.authenticated, st.Authenticated)
 	counter(d.handshakeFailures, st.HandshakeFailures)
+	counter(d.refusedEarly, st.RefusedEarly)
+	counter(d.evicted, st.Evicted)
 	counter(d.requests, st.Opens, "open")
 	counter(d.requests, st.Hashes, "hashes")
 	counter(d.requests, st.Reads, "read")
