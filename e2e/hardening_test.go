@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,4 +245,44 @@ func TestRelay_unauthenticatedFlood(t *testing.T) {
 	if n := len(r.stderr.matching(func(s string) bool { return strings.Contains(s, "127.0.0.2") })); n > 5 {
 		t.Errorf("the relay logged %d lines about the flood's connections", n)
 	}
+}
+
+// TestLogs_bounded: a refused request with a 1 MB path costs the origin's
+// and the edge's logs a few hundred bytes (it was logged whole, at Info),
+// and a flood of refusals is thinned out: at most a burst and then about
+// ten lines a second.
+func TestLogs_bounded(t *testing.T) {
+	c := startCluster(t)
+	long := "/" + strings.Repeat("a", 1_000_000)
+	for _, p := range []*proc{c.origin, c.edge} {
+		conn, err := net.Dial("tcp", p.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", long)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil || resp.StatusCode/100 != 4 {
+			t.Fatalf("%s: GET of a 1 MB path: %v %v", p.name, resp, err)
+		}
+		line := p.waitLog(t, 5*time.Second, "the refusal's record", hasMsg("request refused"))
+		if len(line) > 1024 {
+			t.Errorf("%s: the refusal of a 1 MB path is a %d-byte log line", p.name, len(line))
+		}
+		t.Logf("%s: the refusal of a 1 MB path: a %d-byte log line", p.name, len(line))
+	}
+	// 500 refusals at once: a burst of 50 lines, not 500.
+	for range 500 {
+		resp, err := client.Get(c.edgeURL("/.git/config"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	n := len(c.edge.stderr.matching(hasMsg("request refused")))
+	if n > 80 {
+		t.Errorf("500 refusals in a moment wrote %d log lines", n)
+	}
+	t.Logf("500 refusals in a moment: %d log lines", n)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aqueduct-cdn/aqueduct/internal/conf"
+	"github.com/aqueduct-cdn/aqueduct/internal/loglimit"
 	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 	"github.com/aqueduct-cdn/aqueduct/internal/store"
 	"github.com/aqueduct-cdn/aqueduct/peer"
@@ -103,6 +104,9 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	// Bounded whatever clients send: long values cut, repeated records
+	// thinned out (package loglimit).
+	log = slog.New(loglimit.New(log.Handler(), loglimit.Options{}))
 	n := &Node{
 		cfg:    cfg,
 		log:    log,
