@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/aqueduct-cdn/aqueduct/internal/httpserve"
 	"github.com/aqueduct-cdn/aqueduct/internal/node"
@@ -88,6 +89,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	open := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		return o.NewReader(ctx, off, n)
+	}
+	if strings.Contains(r.Header.Get("Range"), ",") {
+		open = newParts(o).open // several ranges: each block fetched once
 	}
 	if err := httpserve.Serve(w, r, c, open); err != nil {
 		status := httpStatus(err)

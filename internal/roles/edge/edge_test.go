@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +161,56 @@ func TestEdge_unreachableIs502(t *testing.T) {
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("took %v", d)
+	}
+}
+
+// 64 one-byte ranges cost the blocks they touch, each fetched once: in one
+// block, one block from upstream (each range fetched its block again
+// before: 64 blocks, 16 MiB, for a 10 KB answer); spread over 8 blocks, 8.
+// The parts are the object's bytes.
+func TestEdge_multiRangeCostsTheBlocksTouched(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stride int64 // bytes between ranges
+		blocks int64 // blocks the ranges touch
+	}{
+		{"one block", 3, 1},
+		{"eight blocks", 32 << 10, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, _ := peer.GenerateKey()
+			data := peertest.RandomBytes(4<<20, 3)
+			h := &peertest.Handler{}
+			meta := h.Put("v/a.bin", data)
+			up := peertest.Start(t, peer.Config{Key: key}, h)
+			srv := newEdge(t, key, up.Addr)
+			var spec []string
+			for i := range int64(64) {
+				spec = append(spec, fmt.Sprintf("%d-%d", i*tc.stride, i*tc.stride))
+			}
+			before := h.BytesServed.Load()
+			resp, body := get(t, "GET", srv.URL+"/v/a.bin", map[string]string{"Range": "bytes=" + strings.Join(spec, ",")})
+			if resp.StatusCode != 206 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+			for i := range int64(64) {
+				p, err := mr.NextPart()
+				if err != nil {
+					t.Fatalf("part %d: %v", i, err)
+				}
+				b, _ := io.ReadAll(p)
+				if len(b) != 1 || b[0] != data[i*tc.stride] {
+					t.Fatalf("part %d: %q, want %q", i, b, data[i*tc.stride:i*tc.stride+1])
+				}
+			}
+			fetched := h.BytesServed.Load() - before
+			if fetched > tc.blocks*meta.BlockSize {
+				t.Errorf("64 one-byte ranges over %d blocks fetched %d bytes upstream, more than those blocks (%d)",
+					tc.blocks, fetched, tc.blocks*meta.BlockSize)
+			}
+			t.Logf("%d-byte answer, %d bytes fetched upstream", len(body), fetched)
+		})
 	}
 }
