@@ -50,7 +50,7 @@ import (
 //
 // Block cache (relay, edge with cache.dir):
 //
-//	aqueduct_cache_hits_total, _misses_total, _evictions_total, _write_errors_total
+//	aqueduct_cache_hits_total, _misses_total, _evictions_total, _write_errors_total, _disk_full_total
 //	aqueduct_cache_bytes, aqueduct_cache_limit_bytes, aqueduct_cache_objects, aqueduct_cache_blocks
 //
 // Transfer engine (relay, edge):
@@ -272,12 +272,13 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var storeDescs = struct {
-	hits, misses, evictions, writeErrors, bytes, limit, objects, blocks *prometheus.Desc
+	hits, misses, evictions, writeErrors, diskFull, bytes, limit, objects, blocks *prometheus.Desc
 }{
 	hits:        desc("aqueduct_cache_hits_total", "Block cache lookups that found the block."),
 	misses:      desc("aqueduct_cache_misses_total", "Block cache lookups that did not."),
 	evictions:   desc("aqueduct_cache_evictions_total", "Objects evicted from the block cache to stay within its budget."),
 	writeErrors: desc("aqueduct_cache_write_errors_total", "Blocks the cache failed to write."),
+	diskFull:    desc("aqueduct_cache_disk_full_total", "Times the cache's disk filled before its budget, which lowered the budget."),
 	bytes:       desc("aqueduct_cache_bytes", "Bytes of blocks in the cache."),
 	limit:       desc("aqueduct_cache_limit_bytes", "The cache's budget (cache.size)."),
 	objects:     desc("aqueduct_cache_objects", "Objects with at least one block in the cache."),
@@ -296,6 +297,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	out.counter(d.misses, st.Misses)
 	out.counter(d.evictions, st.Evictions)
 	out.counter(d.writeErrors, st.WriteErrors)
+	out.counter(d.diskFull, st.DiskFull)
 	out.gauge(d.bytes, float64(st.Bytes))
 	out.gauge(d.limit, float64(c.s.MaxBytes()))
 	out.gauge(d.objects, float64(st.Objects))

@@ -135,6 +135,10 @@
 //   - Open reads the whole directory tree and lists each object directory in
 //     full, and evicting an object lists its directory, so very large
 //     objects cost time to open and evict.
-//   - The store does not watch free space: if the disk fills up before the
-//     budget does, Put fails with ErrNoSpace until something is deleted.
+//   - If the disk fills up before the budget does, the Put that hits it
+//     lowers the budget to what the store holds, evicts the least recently
+//     used objects and writes its block again, so caching goes on within
+//     what the disk has (Stats.DiskFull counts these). The lowered budget
+//     rises again towards MaxBytes as the file system frees space, looked
+//     at every 10 s, keeping 16 MiB free.
 package store

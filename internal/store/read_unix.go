@@ -27,3 +27,13 @@ func openNoEINTR(name string) (int, error) {
 		}
 	}
 }
+
+// freeSpace is the bytes an unprivileged writer may still write to the file
+// system of dir.
+func freeSpace(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

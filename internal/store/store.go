@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
@@ -61,6 +62,10 @@ type Stats struct {
 	Evictions   int64 // objects evicted to keep within MaxBytes, by Open too
 	WriteErrors int64 // Puts that failed to write their block
 
+	// DiskFull counts the times the disk filled before the budget, which
+	// lowered the budget (see "Limits" in the package documentation).
+	DiskFull int64
+
 	// Unreclaimed is the length of block files the store failed to delete.
 	// They count against MaxBytes until the next Open.
 	Unreclaimed int64
@@ -101,6 +106,13 @@ type Store struct {
 
 	writeFailing bool  // the last Put failed to write; logged once
 	failedWrites int64 // failed writes since writeFailing was set
+
+	// While full, lowered is the budget in force (the disk filled before
+	// MaxBytes); checked is when the free space was last looked at.
+	full       bool
+	lowered    int64
+	checked    time.Time
+	fullEvents atomic.Int64
 }
 
 // Check reports whether the store can take blocks now: nil, or why not
@@ -291,17 +303,74 @@ func (s *Store) Put(d Digest, idx uint32, data []byte) error {
 	s.mu.Unlock()
 	defer s.ops.Done()
 
+	full := false
 	for {
 		o, err := s.reserve(d, idx, n)
 		if o == nil {
 			return err
 		}
-		if written, err := s.write(o, idx, data); written {
+		written, err := s.write(o, idx, data)
+		if written && errors.Is(err, ErrNoSpace) && !full && s.diskFull(n) {
+			// The disk filled before the budget did: the budget is lowered
+			// to what fits, and the block written again after evicting.
+			full = true
+			continue
+		}
+		if written {
 			return err
 		}
 		// o was retired before the write could start: reserve again.
 	}
 }
+
+// diskFull lowers the budget to the bytes the store holds, after the file
+// system refused a write of n more: least recently used objects are
+// evicted from then on, and caching goes on within what the disk has. It
+// reports whether the budget came down: not if the store holds less than
+// the block, which evicting could not make room for. Each
+// lowering is logged; the budget goes back up towards MaxBytes as the disk
+// frees space (see limit).
+func (s *Store) diskFull(n int64) bool {
+	s.mu.Lock()
+	held := s.live + s.freeing + s.unreclaimed
+	lowered := s.live >= n // evicting can make room
+	if lowered {
+		s.lowered, s.full = held, true
+		s.checked = time.Now()
+	}
+	s.mu.Unlock()
+	if lowered {
+		s.fullEvents.Add(1)
+		s.log.Warn("store: the disk is full before the budget: evicting to keep caching",
+			"budget", s.max, "now", held, "dir", s.root)
+	}
+	return lowered
+}
+
+// limit is the budget in force: MaxBytes, or less while the disk is full.
+// At most every diskCheck it looks at the file system's free space and
+// raises a lowered budget by it (keeping diskReserve free). Called with
+// s.mu held.
+func (s *Store) limit() int64 {
+	if !s.full {
+		return s.max
+	}
+	if now := time.Now(); now.Sub(s.checked) >= diskCheck {
+		s.checked = now
+		if free, err := freeSpace(s.root); err == nil && free > diskReserve {
+			s.lowered = min(s.max, s.used()+free-diskReserve)
+			s.full = s.lowered < s.max
+		}
+	}
+	return s.lowered
+}
+
+// diskCheck is how often a lowered budget looks at the disk again, and
+// diskReserve what it leaves free.
+const (
+	diskCheck   = 10 * time.Second
+	diskReserve = 16 << 20
+)
 
 // reserve counts n bytes for block idx of object d against the budget,
 // evicting objects as needed, and returns the object with its writers count
@@ -325,7 +394,7 @@ func (s *Store) reserve(d Digest, idx uint32, n int64) (*object, error) {
 				return nil, nil
 			}
 		}
-		if s.used()+n <= s.max {
+		if s.used()+n <= s.limit() {
 			if o == nil {
 				o = &object{digest: d}
 				s.objects[d] = o
@@ -335,7 +404,7 @@ func (s *Store) reserve(d Digest, idx uint32, n int64) (*object, error) {
 			s.reserved += n
 			return o, nil
 		}
-		if victims := s.pickVictims(o, s.used()+n-s.max); len(victims) > 0 {
+		if victims := s.pickVictims(o, s.used()+n-s.limit()); len(victims) > 0 {
 			s.mu.Unlock()
 			for _, v := range victims {
 				s.destroyEvicted(v)
@@ -622,6 +691,7 @@ func (s *Store) Stats() Stats {
 	st.Misses = s.misses.Load()
 	st.Evictions = s.evictions.Load()
 	st.WriteErrors = s.writeErrors.Load()
+	st.DiskFull = s.fullEvents.Load()
 	return st
 }
 
