@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -285,4 +287,70 @@ func TestLogs_bounded(t *testing.T) {
 		t.Errorf("500 refusals in a moment wrote %d log lines", n)
 	}
 	t.Logf("500 refusals in a moment: %d log lines", n)
+}
+
+// TestOriginDown_cachedObjectServed: with the origin killed, the edge still
+// serves an object the relay holds, past the 5 s the description is
+// trusted, saying so in Cache-Status and in the relay's metrics; an object
+// nobody holds is answered 503 at once. When the origin comes back on its
+// address, fresh answers follow soon after (12 s before).
+func TestOriginDown_cachedObjectServed(t *testing.T) {
+	ct := content(t)
+	o := startOrigin(t, ct.Root)
+	r := startRelay(t, "relay", []string{o.peerAddr})
+	e := startEdge(t, "edge", []string{r.peerAddr})
+	url := "http://" + e.httpAddr + "/mix/a.bin"
+	get := func(ctx context.Context, url string) (status int, sum, cacheStatus string, err error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, "", "", err
+		}
+		defer resp.Body.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, resp.Body); err != nil {
+			return resp.StatusCode, "", "", err
+		}
+		return resp.StatusCode, hex.EncodeToString(h.Sum(nil)), resp.Header.Get("Cache-Status"), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*transferTimeout)
+	defer cancel()
+	checkDownload(t, url, ct, "mix/a.bin")
+	if err := o.kill(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5500 * time.Millisecond) // past ManifestTTL at the relay and the edge
+	start := time.Now()
+	status, sum, cs, err := get(ctx, url)
+	if err != nil || status != 200 || sum != ct.Sums["mix/a.bin"] {
+		t.Fatalf("with the origin down: status %d, sha256 %s, err %v; want 200 and the object", status, sum, err)
+	}
+	if !strings.Contains(cs, "stale-if-error") {
+		t.Errorf("Cache-Status %q; want it to say stale-if-error", cs)
+	}
+	t.Logf("origin down: GET %s 200 in %v, Cache-Status: %s", url, time.Since(start).Round(time.Millisecond), cs)
+	scrape(t, r).positive(t, "relay", "aqueduct_stale_opens_total")
+	// An object that nobody holds cannot be served.
+	start = time.Now()
+	status, _, _, err = get(ctx, "http://"+e.httpAddr+"/mix/b.bin")
+	if err != nil || status != http.StatusServiceUnavailable {
+		t.Errorf("uncached object with the origin down: status %d, err %v; want 503", status, err)
+	}
+	t.Logf("origin down: uncached object answered %d in %v", status, time.Since(start).Round(time.Millisecond))
+
+	// The origin comes back where it was: a request a second notices.
+	startOrigin(t, ct.Root, "--peer", o.peerAddr)
+	back := time.Now()
+	for {
+		status, sum, cs, err = get(ctx, url)
+		if err == nil && status == 200 && sum == ct.Sums["mix/a.bin"] && cs == "" {
+			break
+		}
+		if time.Since(back) > 30*time.Second {
+			t.Fatalf("30 s after the origin restarted: status %d, Cache-Status %q, err %v", status, cs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("origin back: fresh answers %v after it listened", time.Since(back).Round(100*time.Millisecond))
+	checkDownload(t, "http://"+e.httpAddr+"/mix/b.bin", ct, "mix/b.bin")
 }

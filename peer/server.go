@@ -51,6 +51,10 @@ type Object interface {
 	Close() error
 }
 
+// An Object that also has a method Stale() bool, true when its
+// description could not be revalidated upstream (a relay serving what it
+// holds while its origin is down), is described with wire.Object.Stale.
+
 // Server answers peer connections with a Handler's objects.
 type Server struct {
 	cfg     Config
@@ -607,13 +611,17 @@ func (sc *serverConn) onOpen(f wire.Open) error {
 			return
 		}
 		m := obj.Meta()
+		stale := false
+		if s, ok := obj.(interface{ Stale() bool }); ok {
+			stale = s.Stale()
+		}
 		// The OBJECT goes into the queue before any READ on the handle can
 		// proceed, so the client sees it before their DATA.
 		sc.finish(f.Request, func() error {
 			return sc.snd.reply(wire.Object{
 				Request: f.Request, Handle: f.Handle,
 				Size: uint64(m.Size), ModTime: m.ModTime.UnixNano(), BlockSize: uint32(m.BlockSize),
-				Digest: m.Digest, ETag: m.ETag, ContentType: m.ContentType,
+				Digest: m.Digest, ETag: m.ETag, ContentType: m.ContentType, Stale: stale,
 			}.Append(nil))
 		})
 		sc.mu.Lock()

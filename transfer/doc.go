@@ -27,6 +27,16 @@
 // [store.Store] in the Config, verified blocks are written to disk and later
 // readers are served from there.
 //
+// An object's description is trusted for Config.ManifestTTL, then asked
+// for again. When no upstream can be reached to revalidate it (or one
+// answers that it cannot for now), the engine serves the description it
+// has for up to Config.StaleIfError past its last fetch, the idea of RFC
+// 5861's stale-if-error: its blocks are verified as ever, [Object.Stale]
+// says so, and a relay passes it on downstream (wire.Object.Stale). An
+// upstream that answers NOT_FOUND or any other refusal is believed. Opens
+// that find every upstream down ask for them to be redialed at once
+// rather than after their backoff, at most once a second each.
+//
 // # Structure
 //
 // The decisions are made by a scheduler (package transfer/internal/sched),

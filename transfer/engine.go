@@ -29,11 +29,12 @@ type BlockStore interface {
 
 // Defaults of the Config fields of the same names.
 const (
-	DefaultConns       = 8
-	DefaultPipeline    = 64
-	DefaultWindow      = 32 << 20
-	DefaultMemoryLimit = 256 << 20
-	DefaultMemoryWait  = 10 * time.Second
+	DefaultConns        = 8
+	DefaultPipeline     = 64
+	DefaultWindow       = 32 << 20
+	DefaultMemoryLimit  = 256 << 20
+	DefaultMemoryWait   = 10 * time.Second
+	DefaultStaleIfError = time.Hour
 )
 
 // Config configures an Engine. Zero values mean the defaults given on each
@@ -59,7 +60,13 @@ type Config struct {
 	// this node through a loop of upstreams is refused with LOOP.
 	Forward bool
 
-	ManifestTTL  time.Duration // how long an object's description is trusted before asking upstream again; default 5 s
+	ManifestTTL time.Duration // how long an object's description is trusted before asking upstream again; default 5 s
+	// StaleIfError is how long past its fetch a description is still
+	// served when no upstream can be reached to revalidate it (the idea of
+	// RFC 5861's stale-if-error): the blocks are verified against it as
+	// ever, and Object.Stale says so. Default DefaultStaleIfError; a
+	// negative value turns it off.
+	StaleIfError time.Duration
 	MaxObjects   int           // descriptions kept; default 4096
 	MaxHashBytes int64         // block hashes kept with the descriptions; default 64 MiB
 	OpenTimeout  time.Duration // for fetching a description; default 15 s
@@ -119,6 +126,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ManifestTTL <= 0 {
 		c.ManifestTTL = 5 * time.Second
+	}
+	switch {
+	case c.StaleIfError == 0:
+		c.StaleIfError = DefaultStaleIfError
+	case c.StaleIfError < 0:
+		c.StaleIfError = 0
 	}
 	if c.MaxObjects <= 0 {
 		c.MaxObjects = 4096
@@ -285,6 +298,7 @@ type (
 		id sched.ConnID
 	}
 	evForget struct{ obj sched.ObjectID }
+	evHurry  struct{}
 	evOpened struct {
 		id  sched.ConnID
 		obj sched.ObjectID
@@ -353,6 +367,16 @@ func (e *Engine) post(ev any) {
 		if d, ok := ev.(evDone); ok && d.b != nil {
 			d.b.release()
 		}
+	}
+}
+
+// hurry asks the loop to redial upstreams that are down now rather than
+// after their backoff (see sched.Scheduler.Hurry): a client is waiting. It
+// does not block; a full queue drops the request, as the loop is busy.
+func (e *Engine) hurry() {
+	select {
+	case e.events <- evHurry{}:
+	default:
 	}
 }
 
@@ -515,6 +539,8 @@ func (e *Engine) handle(ev any) {
 		e.log.Debug("upstream cannot open an object; not asking it for a while",
 			"upstream", c.addr, "object", ev.obj, "err", ev.err, "for", d)
 		e.sched.ObjectRefused(now, ev.obj, c.up, d)
+	case evHurry:
+		e.sched.Hurry(now)
 	case evForget:
 		e.sched.ForgetObject(ev.obj)
 		for _, c := range e.conns {

@@ -52,6 +52,7 @@ type manifest struct {
 	meta    object.Meta // this path's metadata (ETag, time) for the shared state
 	st      *objState
 	fetched time.Time
+	stale   bool // the upstream said it could not revalidate it (wire.Object.Stale)
 }
 
 func (c *manifestCache) init(max int, maxBytes int64) {
@@ -61,11 +62,21 @@ func (c *manifestCache) init(max int, maxBytes int64) {
 // Object is an open object: its description and hashes, and a way to read
 // it. Close it when done; its Readers keep working until they are closed.
 type Object struct {
-	e      *Engine
-	st     *objState
-	meta   object.Meta
-	closed atomic.Bool
+	e       *Engine
+	st      *objState
+	meta    object.Meta
+	stale   bool
+	fetched time.Time
+	closed  atomic.Bool
 }
+
+// Stale reports that the description could not be revalidated: no
+// upstream could be reached past ManifestTTL and the engine serves the
+// one it had (for up to StaleIfError), or the upstream itself said so.
+func (o *Object) Stale() bool { return o.stale }
+
+// Fetched is when the description was last fetched from an upstream.
+func (o *Object) Fetched() time.Time { return o.fetched }
 
 // Meta describes the object.
 func (o *Object) Meta() object.Meta { return o.meta }
@@ -99,7 +110,7 @@ func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Ob
 	if err != nil {
 		return nil, err
 	}
-	if o := e.cached(path, via); o != nil {
+	if o := e.cached(path, via, false); o != nil {
 		return o, nil
 	}
 	// Requests that came different ways are fetched apart: joining a
@@ -114,23 +125,85 @@ func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Ob
 		defer cancel()
 		return nil, e.fetchManifest(fctx, path, up)
 	})
+	// With a stale description to fall back on, a slow revalidation (an
+	// upstream that is down but not yet known to be: its dial or its
+	// connection times out) is waited for only staleWait; it goes on, and
+	// its answer is what the next open finds.
+	var slow <-chan time.Time
+	if e.cfg.StaleIfError > 0 && e.holds(path, e.cfg.StaleIfError) {
+		t := e.cfg.clock.NewTimer(staleWait)
+		defer t.Stop()
+		slow = t.Chan()
+	}
 	select {
 	case r := <-ch:
 		if r.Err != nil {
+			if staleOK(r.Err) {
+				if o := e.staleObject(path, via); o != nil {
+					return o, nil
+				}
+			}
+			if errors.Is(r.Err, ErrUnreachable) {
+				e.hurry()
+			}
 			return nil, r.Err
+		}
+	case <-slow:
+		if o := e.staleObject(path, via); o != nil {
+			return o, nil
+		}
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return nil, r.Err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if o := e.cached(path, via); o != nil {
+	if o := e.cached(path, via, false); o != nil {
 		return o, nil
 	}
 	return nil, fmt.Errorf("transfer: %s: description expired at once; ManifestTTL too short", path)
 }
 
+// staleWait is how long an open with a stale description to fall back on
+// waits for the upstreams to revalidate it.
+const staleWait = time.Second
+
+// staleObject returns an Object for path from a description past its
+// ManifestTTL but within StaleIfError, or nil: the idea of RFC 5861's
+// stale-if-error, as what this node holds beats nothing while its
+// upstreams are down. It asks for the upstreams to be redialed now.
+func (e *Engine) staleObject(path string, via []wire.NodeID) *Object {
+	if e.cfg.StaleIfError <= 0 {
+		return nil
+	}
+	o := e.cached(path, via, true)
+	if o != nil {
+		e.stats.stale.Add(1)
+		e.hurry()
+	}
+	return o
+}
+
+// holds reports whether the cache has a description of path at most
+// maxAge old.
+func (e *Engine) holds(path string, maxAge time.Duration) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	el := e.manifests.m[path]
+	return el != nil && e.cfg.clock.Since(el.Value.(*manifest).fetched) < maxAge
+}
+
 // cached returns an Object for path if the cache holds a fresh
-// description, and adds via to the relays the object is open for.
-func (e *Engine) cached(path string, via []wire.NodeID) *Object {
+// description (or, with stale, one within StaleIfError), and adds via to
+// the relays the object is open for. A description that the upstream said
+// is stale is fresh for staleWait only, so that a node behind a relay
+// sees the origin come back soon after the relay does.
+func (e *Engine) cached(path string, via []wire.NodeID, stale bool) *Object {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	el := e.manifests.m[path]
@@ -138,14 +211,22 @@ func (e *Engine) cached(path string, via []wire.NodeID) *Object {
 		return nil
 	}
 	m := el.Value.(*manifest)
-	if e.cfg.clock.Since(m.fetched) >= e.cfg.ManifestTTL {
+	age := e.cfg.clock.Since(m.fetched)
+	ttl := e.cfg.ManifestTTL
+	if m.stale {
+		ttl = min(ttl, staleWait)
+	}
+	switch {
+	case !stale && age >= ttl:
+		return nil
+	case stale && age >= max(ttl, e.cfg.StaleIfError):
 		return nil
 	}
 	e.manifests.order.MoveToFront(el)
 	m.st.refs++
 	m.st.addVia(via)
 	e.stats.objects.Add(1)
-	return &Object{e: e, st: m.st, meta: m.meta}
+	return &Object{e: e, st: m.st, meta: m.meta, fetched: m.fetched, stale: m.stale || age >= ttl}
 }
 
 // fetchManifest asks upstreams for path's description and hashes and puts
@@ -161,9 +242,9 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 			}
 			return err
 		}
-		meta, hashes, err := e.describe(ctx, c, path, via)
+		meta, hashes, stale, err := e.describe(ctx, c, path, via)
 		if err == nil {
-			e.remember(path, meta, hashes)
+			e.remember(path, meta, hashes, stale)
 			return nil
 		}
 		if errors.Is(err, peer.ErrTooMany) && ctx.Err() == nil {
@@ -199,12 +280,12 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 // For a path it has not seen, it asks for the first page of hashes right
 // behind the OPEN, so that the description and the hashes of an object of
 // up to MaxHashes blocks come in one round trip.
-func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wire.NodeID) (object.Meta, object.Hashes, error) {
+func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wire.NodeID) (object.Meta, object.Hashes, bool, error) {
 	select {
 	case c.describes <- struct{}{}:
 		defer func() { <-c.describes }()
 	case <-ctx.Done():
-		return object.Meta{}, nil, ctx.Err()
+		return object.Meta{}, nil, false, ctx.Err()
 	}
 	e.mu.Lock()
 	_, seen := e.manifests.m[path]
@@ -216,7 +297,7 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 	och := make(chan opened, 1)
 	h, err := c.pc.OpenAsync(path, via, func(o wire.Object, err error) { och <- opened{o, err} })
 	if err != nil {
-		return object.Meta{}, nil, err
+		return object.Meta{}, nil, false, err
 	}
 	defer c.pc.CloseHandle(h)
 	type page struct {
@@ -244,10 +325,10 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 	select {
 	case r = <-och:
 	case <-ctx.Done():
-		return object.Meta{}, nil, ctx.Err()
+		return object.Meta{}, nil, false, ctx.Err()
 	}
 	if r.err != nil {
-		return object.Meta{}, nil, r.err
+		return object.Meta{}, nil, false, r.err
 	}
 	o := r.o
 	meta := object.Meta{
@@ -258,13 +339,13 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 		meta.ModTime = time.Time{}
 	}
 	if err := meta.Validate(); err != nil {
-		return object.Meta{}, nil, err
+		return object.Meta{}, nil, false, err
 	}
 	e.mu.Lock()
 	st := e.byDigest[meta.Digest]
 	e.mu.Unlock()
 	if st != nil && st.meta.Size == meta.Size && st.meta.BlockSize == meta.BlockSize {
-		return meta, st.hashes, nil
+		return meta, st.hashes, r.o.Stale, nil
 	}
 	n := meta.Blocks()
 	var hashes object.Hashes // grown as pages arrive: n is the peer's word
@@ -280,23 +361,23 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 		count := min(n-len(hashes), c.pc.MaxHashes())
 		raw, err := c.pc.Hashes(ctx, h, uint32(len(hashes)), uint32(count))
 		if err != nil {
-			return object.Meta{}, nil, err
+			return object.Meta{}, nil, false, err
 		}
 		if len(raw) == 0 {
-			return object.Meta{}, nil, fmt.Errorf("transfer: %s: empty HASHES page", path)
+			return object.Meta{}, nil, false, fmt.Errorf("transfer: %s: empty HASHES page", path)
 		}
 		appendPage(raw)
 	}
 	if err := meta.VerifyHashes(hashes); err != nil {
 		e.log.Error("upstream sent block hashes that do not match the digest", "upstream", c.addr, "path", path)
-		return object.Meta{}, nil, err
+		return object.Meta{}, nil, false, err
 	}
-	return meta, hashes, nil
+	return meta, hashes, r.o.Stale, nil
 }
 
 // remember caches path's description, sharing state with other paths of
 // the same content.
-func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes) {
+func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes, stale bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.byDigest[meta.Digest]
@@ -308,7 +389,7 @@ func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes) {
 	p := path
 	st.upPath.Store(&p)
 	st.refs++
-	m := &manifest{path: path, meta: meta, st: st, fetched: e.cfg.clock.Now()}
+	m := &manifest{path: path, meta: meta, st: st, fetched: e.cfg.clock.Now(), stale: stale}
 	mc := &e.manifests
 	if el := mc.m[path]; el != nil {
 		old := el.Value.(*manifest)
@@ -433,4 +514,18 @@ func (e *Engine) unreachable(cause error) error {
 		err = fmt.Errorf("%w: %w", err, cause)
 	}
 	return err
+}
+
+// staleOK reports whether err, from fetching a description, allows serving
+// a stale one: the upstreams could not be reached or failed for now; not
+// if one of them said the object is not there or changed.
+func staleOK(err error) bool {
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pe *peer.Error
+	if errors.As(err, &pe) {
+		return !pe.Code.Refusal()
+	}
+	return true // the connection failed
 }

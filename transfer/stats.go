@@ -13,6 +13,7 @@ type counters struct {
 	blocks, bytes, corrupt, storeHits, storeDrops, dials, dialFails atomic.Int64
 	copies, wasted                                                  atomic.Int64
 	objects, readers                                                atomic.Int64
+	stale                                                           atomic.Int64
 }
 
 // upCounters are one upstream's statistics; see UpstreamStats.
@@ -39,6 +40,8 @@ type Stats struct {
 	Reclaimed    int64 // bytes of budget that stalled readers gave back
 	MemoryWaits  int64 // next blocks that waited for memory
 	MemoryBusies int64 // reads that failed with ErrBusy after MemoryWait
+
+	StaleOpens int64 // opens served a stale description because no upstream could revalidate it
 }
 
 // Stats returns the engine's counters.
@@ -55,6 +58,7 @@ func (e *Engine) Stats() Stats {
 		Objects: c.objects.Load(), Readers: c.readers.Load(),
 		Memory: e.mem.used.Load(), MemoryLimit: e.cfg.MemoryLimit,
 		Reclaimed: e.mem.reclaimed.Load(), MemoryWaits: e.mem.waits.Load(), MemoryBusies: e.mem.timeouts.Load(),
+		StaleOpens: c.stale.Load(),
 	}
 }
 

@@ -170,7 +170,7 @@ func parseOther(h Header, p []byte) (Frame, error) {
 	case TypeOpen:
 		return ret(parseOpen(p))
 	case TypeObject:
-		return ret(parseObject(p))
+		return ret(parseObject(h.Flags, p))
 	case TypeGetHashes:
 		return ret(parseGetHashes(p))
 	case TypeHashes:

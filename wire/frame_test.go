@@ -498,7 +498,7 @@ func TestParsers_short(t *testing.T) {
 		TypeAuth:      func(p []byte) error { _, err := parseAuth(p); return err },
 		TypeReady:     func(p []byte) error { _, err := parseReady(p); return err },
 		TypeOpen:      func(p []byte) error { _, err := parseOpen(p); return err },
-		TypeObject:    func(p []byte) error { _, err := parseObject(p); return err },
+		TypeObject:    func(p []byte) error { _, err := parseObject(FlagStale, p); return err },
 		TypeGetHashes: func(p []byte) error { _, err := parseGetHashes(p); return err },
 		TypeHashes:    func(p []byte) error { _, err := parseHashes(p); return err },
 		TypeRead:      func(p []byte) error { _, err := parseRead(p); return err },

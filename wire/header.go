@@ -32,9 +32,15 @@ const (
 	TypeGoAway    FrameType = 0x32
 )
 
-// FlagFin marks the last DATA frame of a READ. It is the only flag of
-// version 1 and is defined for DATA only.
-const FlagFin uint8 = 0x01
+// Flags of version 1, each defined for one frame type only.
+const (
+	// FlagFin marks the last DATA frame of a READ.
+	FlagFin uint8 = 0x01
+	// FlagStale marks an OBJECT that the server could not revalidate with
+	// its own upstreams (they are unreachable): it describes the object as
+	// the server last knew it.
+	FlagStale uint8 = 0x01
+)
 
 // frameInfo describes what a header of one frame type may hold.
 type frameInfo struct {
@@ -53,7 +59,7 @@ var frameInfos = [...]frameInfo{
 	TypeAuth:      {name: "AUTH", minLen: authLen, maxLen: authLen},
 	TypeReady:     {name: "READY", minLen: 0, maxLen: 0},
 	TypeOpen:      {name: "OPEN", minLen: openFixedLen, maxLen: openFixedLen + MaxPathLen + 8*MaxVia},
-	TypeObject:    {name: "OBJECT", minLen: objectFixedLen, maxLen: objectFixedLen + 2*maxStr8},
+	TypeObject:    {name: "OBJECT", minLen: objectFixedLen, maxLen: objectFixedLen + 2*maxStr8, flags: FlagStale},
 	TypeGetHashes: {name: "GETHASHES", minLen: getHashesLen, maxLen: getHashesLen},
 	TypeHashes:    {name: "HASHES", minLen: hashesFixedLen + DigestLen, maxLen: MaxMaxFrame},
 	TypeRead:      {name: "READ", minLen: readLen, maxLen: readLen},

@@ -21,6 +21,9 @@ type Object struct {
 	Digest      Digest // identifies the content; see docs/protocol.md
 	ETag        string // HTTP entity tag with its quotes; at most 255 bytes of UTF-8
 	ContentType string // HTTP media type; at most 255 bytes of UTF-8
+	// Stale (flag FlagStale) says that the server could not revalidate the
+	// description with its upstreams and serves the one it last had.
+	Stale bool
 }
 
 // Type returns TypeObject.
@@ -32,7 +35,11 @@ func (o Object) Len() int { return HeaderLen + objectFixedLen + len(o.ETag) + le
 // Append appends the encoded frame to b.
 func (o Object) Append(b []byte) []byte {
 	b = grow(b, o.Len())
-	b = appendHeader(b, TypeObject, 0, o.Len()-HeaderLen)
+	var flags uint8
+	if o.Stale {
+		flags = FlagStale
+	}
+	b = appendHeader(b, TypeObject, flags, o.Len()-HeaderLen)
 	b = binary.BigEndian.AppendUint32(b, o.Request)
 	b = binary.BigEndian.AppendUint32(b, o.Handle)
 	b = binary.BigEndian.AppendUint64(b, o.Size)
@@ -45,7 +52,7 @@ func (o Object) Append(b []byte) []byte {
 	return append(b, o.ContentType...)
 }
 
-func parseObject(p []byte) (Object, error) {
+func parseObject(flags uint8, p []byte) (Object, error) {
 	const t = TypeObject
 	if err := fixed(t, p, objectFixedLen); err != nil {
 		return Object{}, err
@@ -57,6 +64,7 @@ func parseObject(p []byte) (Object, error) {
 		ModTime:   int64(binary.BigEndian.Uint64(p[16:])),
 		BlockSize: binary.BigEndian.Uint32(p[24:]),
 		Digest:    Digest(p[28:60]),
+		Stale:     flags&FlagStale != 0,
 	}
 	if err := nonZero(t, "request", o.Request); err != nil {
 		return Object{}, err

@@ -13,6 +13,7 @@ var validObject = []namedFrame{
 		Digest: Digest(nonce(7)), ETag: `"5f2a-1c0000"`, ContentType: "video/mp4",
 	}},
 	{"OBJECT/empty", Object{Request: 3, Handle: 4, BlockSize: MinBlockSize}},
+	{"OBJECT/stale", Object{Request: 3, Handle: 4, Size: 9, BlockSize: MinBlockSize, ETag: `"e"`, Stale: true}},
 	{"OBJECT/limits", Object{
 		Request: 0xffffffff, Handle: 0xffffffff, Size: MaxObjectSize, ModTime: -1 << 63, BlockSize: MaxBlockSize,
 		Digest: Digest(nonce(0xe0)), ETag: strings.Repeat("e", 255), ContentType: strings.Repeat("c", 255),

@@ -100,6 +100,10 @@ type Transfer struct {
 	// MemoryWait (transfer.memory_wait) bounds how long a request's next
 	// block waits for memory; then it fails (an edge answers 503).
 	MemoryWait time.Duration
+	// StaleIfError (transfer.stale_if_error) is how long past its last
+	// revalidation an object held here is still served while no upstream
+	// can be reached; 0 turns it off.
+	StaleIfError time.Duration
 }
 
 // Cache configures the disk cache of a relay or edge.
@@ -126,11 +130,12 @@ func Default(role Role) Config {
 		Peer: Peer{MPTCP: true, Congestion: "bbr"},
 		HTTP: HTTP{WriteTimeout: 30 * time.Second, MaxConns: 4096, MaxConnsPerClient: 256},
 		Transfer: Transfer{
-			Conns:      transfer.DefaultConns,
-			Pipeline:   transfer.DefaultPipeline,
-			Window:     transfer.DefaultWindow,
-			Memory:     transfer.DefaultMemoryLimit,
-			MemoryWait: transfer.DefaultMemoryWait,
+			Conns:        transfer.DefaultConns,
+			Pipeline:     transfer.DefaultPipeline,
+			Window:       transfer.DefaultWindow,
+			Memory:       transfer.DefaultMemoryLimit,
+			MemoryWait:   transfer.DefaultMemoryWait,
+			StaleIfError: transfer.DefaultStaleIfError,
 		},
 		Cache: Cache{Size: store.DefaultMaxBytes},
 	}

@@ -75,6 +75,8 @@ var options = []option{
 
 	{"transfer.memory_wait", "memory-wait", relayEdge, "how long a request's next block may wait for memory, in turn, before the request fails (an edge answers 503 and Retry-After)",
 		func(c *Config) value { return durationValue{&c.Transfer.MemoryWait} }},
+	{"transfer.stale_if_error", "stale-if-error", relayEdge, "how long past its last revalidation an object held here is still served while no upstream answers (Cache-Status says stale); 0 turns it off",
+		func(c *Config) value { return durationValue{&c.Transfer.StaleIfError} }},
 
 	{"cache.dir", "cache-dir", relayEdge, "block cache directory (empty: a temporary directory removed at exit on a relay, no disk cache on an edge)",
 		func(c *Config) value { return stringValue{&c.Cache.Dir} }},

@@ -104,6 +104,9 @@ func (c *Config) Validate() error {
 		if t.MemoryWait <= 0 {
 			bad("transfer.memory_wait", "%v: must be positive", t.MemoryWait)
 		}
+		if t.StaleIfError < 0 {
+			bad("transfer.stale_if_error", "%v: must not be negative", t.StaleIfError)
+		}
 		if c.Cache.Size < minCache {
 			bad("cache.size", "%v: want at least %v", c.Cache.Size, Size(minCache))
 		}

@@ -180,7 +180,7 @@ var (
 
 	engineDescs = struct {
 		objects, readers, memory, memoryLimit, copies, wasted, drops *prometheus.Desc
-		reclaimed, memWaits, memBusy                                 *prometheus.Desc
+		reclaimed, memWaits, memBusy, staleOpens                     *prometheus.Desc
 		conns, requests, bytes, errors, bans, retrans                *prometheus.Desc
 		rtt, minRTT, rate, cwnd                                      *prometheus.Desc
 	}{
@@ -194,6 +194,7 @@ var (
 		reclaimed:   desc("aqueduct_reader_memory_reclaimed_bytes_total", "Block buffer memory that readers whose consumers took nothing gave back to others."),
 		memWaits:    desc("aqueduct_reader_memory_waits_total", "Readers' next blocks that had to wait for memory."),
 		memBusy:     desc("aqueduct_reader_memory_busy_total", "Reads failed because no memory came free within transfer.memory_wait."),
+		staleOpens:  desc("aqueduct_stale_opens_total", "Objects served from a description no upstream could revalidate (transfer.stale_if_error)."),
 		conns:       desc("aqueduct_upstream_connections", "Ready connections to the upstream.", upLabels...),
 		requests:    desc("aqueduct_upstream_requests_total", "Block requests sent to the upstream.", upLabels...),
 		bytes:       desc("aqueduct_upstream_received_bytes_total", "Verified bytes received from the upstream.", upLabels...),
@@ -226,7 +227,7 @@ type engineCollector struct{ e *transfer.Engine }
 func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &engineDescs
 	for _, desc := range []*prometheus.Desc{d.objects, d.readers, d.memory, d.memoryLimit, d.copies, d.wasted, d.drops,
-		d.reclaimed, d.memWaits, d.memBusy,
+		d.reclaimed, d.memWaits, d.memBusy, d.staleOpens,
 		d.conns, d.requests, d.bytes, d.errors, d.bans, d.retrans, d.rtt, d.minRTT, d.rate, d.cwnd} {
 		ch <- desc
 	}
@@ -246,6 +247,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.reclaimed, st.Reclaimed)
 	counter(d.memWaits, st.MemoryWaits)
 	counter(d.memBusy, st.MemoryBusies)
+	counter(d.staleOpens, st.StaleOpens)
 	for _, u := range c.e.Upstreams() {
 		gauge(d.conns, float64(len(u.Conns)), u.Addr)
 		counter(d.requests, u.Requests, u.Addr)

@@ -281,6 +281,10 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 	tc := transfer.Config{
 		Upstreams: n.cfg.Upstreams, Peer: n.peer, Conns: t.Conns, Pipeline: t.Pipeline,
 		Window: int64(t.Window), MemoryLimit: int64(t.Memory), MemoryWait: t.MemoryWait, Logger: n.log,
+		StaleIfError: t.StaleIfError,
+	}
+	if t.StaleIfError == 0 {
+		tc.StaleIfError = -1 // off
 	}
 	if n.cfg.Role == conf.RoleRelay {
 		// A node that serves what it fetches marks its requests, so that

@@ -61,6 +61,13 @@ func (h *Handler) Put(path string, data []byte) object.Meta {
 	return m
 }
 
+// Remove deletes an object: opens of it fail with NOT_FOUND.
+func (h *Handler) Remove(path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.objects, path)
+}
+
 // Open implements peer.Handler.
 func (h *Handler) Open(ctx context.Context, path string) (peer.Object, error) {
 	h.mu.Lock()

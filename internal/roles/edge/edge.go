@@ -87,6 +87,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := o.Meta()
 	c := httpserve.Content{Size: m.Size, ModTime: m.ModTime, ETag: m.ETag, ContentType: m.ContentType}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if o.Stale() {
+		// No upstream could revalidate the object: it is served from what
+		// the cluster holds (transfer.stale_if_error), and says so in the
+		// form of RFC 9211.
+		w.Header().Set("Cache-Status", staleStatus)
+	}
 	open := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		return o.NewReader(ctx, off, n)
 	}
@@ -105,6 +111,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 }
+
+// staleStatus is the Cache-Status of a response served while no upstream
+// could revalidate the object.
+const staleStatus = `aqueduct; hit; detail="stale-if-error"`
 
 // httpStatus is the status the edge answers with when no upstream could
 // open an object: the upstreams' own answer for the path where they gave

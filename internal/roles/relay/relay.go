@@ -73,6 +73,7 @@ type relayObject struct{ o *transfer.Object }
 func (r *relayObject) Meta() object.Meta     { return r.o.Meta() }
 func (r *relayObject) Hashes() object.Hashes { return r.o.Hashes() }
 func (r *relayObject) Close() error          { return r.o.Close() }
+func (r *relayObject) Stale() bool           { return r.o.Stale() } // says so downstream: wire.Object.Stale
 
 func (r *relayObject) NewReader(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	rd, err := r.o.NewReader(ctx, off, n)

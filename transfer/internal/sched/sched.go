@@ -157,6 +157,8 @@ type upstream struct {
 	failedAt    time.Time // the last failure counted
 	retryAt     time.Time // no dial before this
 	bannedUntil time.Time
+	unusable    bool      // said it does not speak the protocol or hold the key; see Unusable
+	hurriedAt   time.Time // the last Hurry that brought retryAt forward
 }
 
 // conn is a connection's state. Invariants: inflight holds at most
@@ -412,6 +414,7 @@ func (s *Scheduler) Dialed(now time.Time, id ConnID, ok bool) {
 		// before it serves anything.
 		up := &s.ups[cn.up]
 		up.failures = min(up.failures, s.cfg.DownAfter-1)
+		up.unusable = false
 	}
 	s.step(now)
 }
@@ -457,7 +460,30 @@ func (s *Scheduler) Unusable(now time.Time, u UpstreamID) {
 	up.failures = max(up.failures+1, s.cfg.DownAfter)
 	up.failedAt = now
 	up.retryAt = now.Add(s.cfg.MaxDialBackoff)
+	up.unusable = true
 	s.poolDirty = true
+	s.step(now)
+}
+
+// HurryEvery is how often Hurry may bring one upstream's redial forward.
+const HurryEvery = time.Second
+
+// Hurry reports that a request found no upstream to serve it: the redial
+// of every upstream that failed is brought forward to now, so that a
+// client asking while an upstream comes back does not wait out a backoff
+// of up to MaxDialBackoff. Demand probes an upstream at most once a
+// HurryEvery; upstreams that are banned or Unusable keep their wait.
+func (s *Scheduler) Hurry(now time.Time) {
+	for u := range s.ups {
+		up := &s.ups[u]
+		if up.failures == 0 || up.unusable || s.banned(now, UpstreamID(u)) ||
+			!up.retryAt.After(now) || now.Before(up.hurriedAt.Add(HurryEvery)) {
+			continue
+		}
+		up.retryAt = now
+		up.hurriedAt = now
+		s.poolDirty = true
+	}
 	s.step(now)
 }
 

@@ -751,3 +751,52 @@ func TestConn_rateOverBursts(t *testing.T) {
 		t.Fatalf("rate %.0f B/s, want about %.0f", cn.rate, want)
 	}
 }
+
+// An upstream that failed is redialed on demand at once, not after its
+// backoff, but at most once a HurryEvery; an Unusable one keeps its wait.
+func TestScheduler_hurry(t *testing.T) {
+	s, err := New(Config{Upstreams: 2, Conns: 2, DownAfter: 1, MaxDialBackoff: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	s.Tick(now)
+	// Both upstreams refuse their dials until the backoff is long.
+	for range 10 {
+		for _, d := range s.Ready(now).Dials {
+			s.Dialed(now, d.Conn, false)
+		}
+		now = now.Add(time.Minute)
+		s.Tick(now)
+	}
+	for _, d := range s.Ready(now).Dials {
+		s.Dialed(now, d.Conn, false)
+	}
+	s.Unusable(now, 1)
+	if r := s.Ready(now); len(r.Dials) != 0 {
+		t.Fatalf("dials %v right after failures", r.Dials)
+	}
+	dials := func() []UpstreamID {
+		var ups []UpstreamID
+		for _, d := range s.Ready(now).Dials {
+			ups = append(ups, d.Upstream)
+			s.Dialed(now, d.Conn, false)
+		}
+		return ups
+	}
+	now = now.Add(10 * time.Millisecond)
+	s.Hurry(now)
+	if got := dials(); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("Hurry dialed %v, want upstream 0 only", got)
+	}
+	now = now.Add(HurryEvery / 2)
+	s.Hurry(now)
+	if got := dials(); len(got) != 0 {
+		t.Fatalf("a second Hurry within HurryEvery dialed %v", got)
+	}
+	now = now.Add(HurryEvery)
+	s.Hurry(now)
+	if got := dials(); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("Hurry after HurryEvery dialed %v, want upstream 0", got)
+	}
+}
