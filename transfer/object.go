@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
@@ -229,50 +230,112 @@ func (e *Engine) cached(path string, via []wire.NodeID, stale bool) *Object {
 	return &Object{e: e, st: m.st, meta: m.meta, fetched: m.fetched, stale: m.stale || age >= ttl}
 }
 
+// Hedged descriptions. An upstream connection that is up but does not
+// answer (its node is frozen, or its path black-holes) would hold an open
+// for the whole OpenTimeout: an open that has no answer after hedgeAfter
+// (or four round trips of the connection, if longer) asks again on another
+// connection, another upstream's where there is one, and takes the first
+// answer; the others are cancelled. At most maxAttempts run at once.
+const (
+	hedgeAfter  = 750 * time.Millisecond
+	maxAttempts = 3
+)
+
 // fetchManifest asks upstreams for path's description and hashes and puts
 // them in the cache.
 func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.NodeID) error {
-	var tried sched.UpSet
-	var lastErr error
-	for range len(e.cfg.Upstreams) {
-		c, err := e.pickConn(ctx, tried)
-		if err != nil {
-			if lastErr != nil {
-				return fmt.Errorf("%w (last upstream error: %w)", err, lastErr)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the attempts that lost
+	type result struct {
+		c      *engConn
+		meta   object.Meta
+		hashes object.Hashes
+		stale  bool
+		err    error
+	}
+	// Every upstream once, a few hedges and retries: each attempt sends
+	// one result into the buffer, so none waits when this returns.
+	budget := len(e.cfg.Upstreams) + 2*maxAttempts
+	results := make(chan result, budget)
+	var (
+		tried   sched.UpSet // upstreams that answered with an error
+		running []*engConn
+		lastErr error
+	)
+	hedge := time.NewTimer(time.Hour)
+	defer hedge.Stop()
+	start := func(c *engConn) {
+		budget--
+		running = append(running, c)
+		e.wg.Go(func() {
+			meta, hashes, stale, err := e.describe(ctx, c, path, via)
+			results <- result{c, meta, hashes, stale, err}
+		})
+		d := hedgeAfter
+		if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
+			d = max(d, 4*ti.RTT)
+		}
+		hedge.Reset(d)
+	}
+	for {
+		if len(running) == 0 {
+			if budget <= 0 || tried == sched.UpSet(1)<<len(e.cfg.Upstreams)-1 {
+				return lastErr // every upstream answered
 			}
-			return err
-		}
-		meta, hashes, stale, err := e.describe(ctx, c, path, via)
-		if err == nil {
-			e.remember(path, meta, hashes, stale)
-			return nil
-		}
-		if errors.Is(err, peer.ErrTooMany) && ctx.Err() == nil {
-			// The connection is full for a moment: not the upstream's
-			// fault. Try again shortly, this upstream included.
-			lastErr = err
-			select {
-			case <-e.cfg.clock.After(10 * time.Millisecond):
-			case <-ctx.Done():
+			c, err := e.pickConn(ctx, tried, nil)
+			if err != nil {
+				if lastErr != nil {
+					return fmt.Errorf("%w (last upstream error: %w)", err, lastErr)
+				}
+				return err
 			}
-			continue
+			start(c)
 		}
-		var pe *peer.Error
-		if errors.As(err, &pe) && pe.Code.Final() {
-			return err // the path's own answer: every node applies the same rules
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		e.log.Debug("upstream could not describe object", "upstream", c.addr, "path", path, "err", err)
-		tried.Add(c.up)
-		// A replica may lack what another has: NOT_FOUND is the answer only
-		// when no upstream has the object.
-		if lastErr == nil || !errors.As(lastErr, &pe) || pe.Code != wire.CodeNotFound {
-			lastErr = err
+		select {
+		case r := <-results:
+			running = slices.DeleteFunc(running, func(c *engConn) bool { return c == r.c })
+			if r.err == nil {
+				e.remember(path, r.meta, r.hashes, r.stale)
+				return nil
+			}
+			var pe *peer.Error
+			switch {
+			case ctx.Err() != nil:
+				return e.unreachable(ctx.Err())
+			case errors.Is(r.err, peer.ErrTooMany):
+				// The connection is full for a moment: not the
+				// upstream's fault. Try again shortly, this upstream
+				// included.
+				lastErr = r.err
+				if len(running) == 0 {
+					select {
+					case <-time.After(10 * time.Millisecond):
+					case <-ctx.Done():
+					}
+				}
+				continue
+			case errors.As(r.err, &pe) && pe.Code.Final():
+				return r.err // the path's own answer: every node applies the same rules
+			}
+			e.log.Debug("upstream could not describe object", "upstream", r.c.addr, "path", path, "err", r.err)
+			tried.Add(r.c.up)
+			// A replica may lack what another has: NOT_FOUND is the answer
+			// only when no upstream has the object.
+			if lastErr == nil || !errors.As(lastErr, &pe) || pe.Code != wire.CodeNotFound {
+				lastErr = r.err
+			}
+		case <-hedge.C:
+			if len(running) < maxAttempts && budget > 0 {
+				if c, _ := e.pickConn(ctx, tried, running); c != nil {
+					e.stats.hedges.Add(1)
+					e.log.Debug("upstream slow to describe object; asking another too", "upstream", running[0].addr, "path", path, "other", c.addr)
+					start(c)
+				}
+			}
+		case <-ctx.Done():
+			return e.unreachable(ctx.Err())
 		}
 	}
-	return lastErr
 }
 
 // describe opens path on c and fetches and verifies the hash list. If the
@@ -428,9 +491,16 @@ func (e *Engine) unrefLocked(st *objState) {
 	e.wg.Go(func() { e.post(evForget{obj: st.id}) })
 }
 
-// pickConn returns a ready connection to an upstream not yet tried. It waits for
-// a connection while some upstream is being dialed.
-func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet) (*engConn, error) {
+// pickConn returns a ready connection to an upstream not in tried. With
+// busy, the connections that already have an attempt, it picks another
+// connection, of another upstream if there is one, and returns nil at once
+// if there is none; without, it waits for a connection while some upstream
+// is being dialed.
+func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet, busy []*engConn) (*engConn, error) {
+	var busyUps sched.UpSet
+	for _, c := range busy {
+		busyUps.Add(c.up)
+	}
 	for {
 		e.mu.Lock()
 		ready, gen, usable := e.ready, e.readyGen, e.usable
@@ -438,11 +508,21 @@ func (e *Engine) pickConn(ctx context.Context, tried sched.UpSet) (*engConn, err
 		// Round robin over the usable connections spreads descriptions
 		// over the upstreams.
 		start := int(e.openRR.Add(1))
+		var spare *engConn
 		for i := range ready {
 			c := ready[(start+i)%len(ready)]
-			if !tried.Has(c.up) && c.pc.Err() == nil && !c.pc.GoingAway() {
+			if tried.Has(c.up) || c.pc.Err() != nil || c.pc.GoingAway() || slices.Contains(busy, c) {
+				continue
+			}
+			if !busyUps.Has(c.up) {
 				return c, nil
 			}
+			if spare == nil {
+				spare = c
+			}
+		}
+		if spare != nil || len(busy) > 0 {
+			return spare, nil
 		}
 		if usable&^tried == 0 {
 			// No upstream left to try is reachable or being dialed.
@@ -520,12 +600,9 @@ func (e *Engine) unreachable(cause error) error {
 // a stale one: the upstreams could not be reached or failed for now; not
 // if one of them said the object is not there or changed.
 func staleOK(err error) bool {
-	if errors.Is(err, ErrUnreachable) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
 	var pe *peer.Error
-	if errors.As(err, &pe) {
-		return !pe.Code.Refusal()
+	if errors.As(err, &pe) && pe.Code.Refusal() {
+		return false
 	}
-	return true // the connection failed
+	return true // unreachable, timed out, failed for now, or the connection failed
 }

@@ -13,7 +13,7 @@ type counters struct {
 	blocks, bytes, corrupt, storeHits, storeDrops, dials, dialFails atomic.Int64
 	copies, wasted                                                  atomic.Int64
 	objects, readers                                                atomic.Int64
-	stale                                                           atomic.Int64
+	stale, hedges                                                   atomic.Int64
 }
 
 // upCounters are one upstream's statistics; see UpstreamStats.
@@ -42,6 +42,7 @@ type Stats struct {
 	MemoryBusies int64 // reads that failed with ErrBusy after MemoryWait
 
 	StaleOpens int64 // opens served a stale description because no upstream could revalidate it
+	Hedges     int64 // descriptions asked for again elsewhere because the first upstream was slow to answer
 }
 
 // Stats returns the engine's counters.
@@ -58,7 +59,7 @@ func (e *Engine) Stats() Stats {
 		Objects: c.objects.Load(), Readers: c.readers.Load(),
 		Memory: e.mem.used.Load(), MemoryLimit: e.cfg.MemoryLimit,
 		Reclaimed: e.mem.reclaimed.Load(), MemoryWaits: e.mem.waits.Load(), MemoryBusies: e.mem.timeouts.Load(),
-		StaleOpens: c.stale.Load(),
+		StaleOpens: c.stale.Load(), Hedges: c.hedges.Load(),
 	}
 }
 

@@ -64,6 +64,8 @@ import (
 //	aqueduct_transfer_copies_total                   second copies of late blocks
 //	aqueduct_transfer_wasted_bytes_total             bytes fetched for nobody (the copy that lost)
 //	aqueduct_transfer_cache_drops_total              verified blocks not cached (writer busy)
+//	aqueduct_stale_opens_total                       objects served stale: no upstream could revalidate them
+//	aqueduct_open_hedges_total                       descriptions asked for again elsewhere: the first upstream was slow
 //	aqueduct_upstream_connections{upstream}          ready connections
 //	aqueduct_upstream_requests_total{upstream}       block requests sent
 //	aqueduct_upstream_received_bytes_total{upstream} verified bytes received
@@ -180,7 +182,7 @@ var (
 
 	engineDescs = struct {
 		objects, readers, memory, memoryLimit, copies, wasted, drops *prometheus.Desc
-		reclaimed, memWaits, memBusy, staleOpens                     *prometheus.Desc
+		reclaimed, memWaits, memBusy, staleOpens, hedges             *prometheus.Desc
 		conns, requests, bytes, errors, bans, retrans                *prometheus.Desc
 		rtt, minRTT, rate, cwnd                                      *prometheus.Desc
 	}{
@@ -195,6 +197,7 @@ var (
 		memWaits:    desc("aqueduct_reader_memory_waits_total", "Readers' next blocks that had to wait for memory."),
 		memBusy:     desc("aqueduct_reader_memory_busy_total", "Reads failed because no memory came free within transfer.memory_wait."),
 		staleOpens:  desc("aqueduct_stale_opens_total", "Objects served from a description no upstream could revalidate (transfer.stale_if_error)."),
+		hedges:      desc("aqueduct_open_hedges_total", "Descriptions asked for again on another connection because the first did not answer within 750 ms."),
 		conns:       desc("aqueduct_upstream_connections", "Ready connections to the upstream.", upLabels...),
 		requests:    desc("aqueduct_upstream_requests_total", "Block requests sent to the upstream.", upLabels...),
 		bytes:       desc("aqueduct_upstream_received_bytes_total", "Verified bytes received from the upstream.", upLabels...),
@@ -227,7 +230,7 @@ type engineCollector struct{ e *transfer.Engine }
 func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &engineDescs
 	for _, desc := range []*prometheus.Desc{d.objects, d.readers, d.memory, d.memoryLimit, d.copies, d.wasted, d.drops,
-		d.reclaimed, d.memWaits, d.memBusy, d.staleOpens,
+		d.reclaimed, d.memWaits, d.memBusy, d.staleOpens, d.hedges,
 		d.conns, d.requests, d.bytes, d.errors, d.bans, d.retrans, d.rtt, d.minRTT, d.rate, d.cwnd} {
 		ch <- desc
 	}
@@ -248,6 +251,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.memWaits, st.MemoryWaits)
 	counter(d.memBusy, st.MemoryBusies)
 	counter(d.staleOpens, st.StaleOpens)
+	counter(d.hedges, st.Hedges)
 	for _, u := range c.e.Upstreams() {
 		gauge(d.conns, float64(len(u.Conns)), u.Addr)
 		counter(d.requests, u.Requests, u.Addr)

@@ -855,7 +855,7 @@ func (s *Scheduler) assign(now time.Time) {
 	if len(s.queue) == 0 {
 		return
 	}
-	conns := s.readyByRate()
+	conns := s.readyByRate(now)
 	s.copyLateAhead(now, conns)
 	for progress := true; progress && len(s.queue) > 0; {
 		progress = false
@@ -877,12 +877,15 @@ func (s *Scheduler) assign(now time.Time) {
 	}
 }
 
-// stalled reports whether cn has requests in flight and no data has come
-// on it for a second or three round trips, whichever is longer: a
-// retransmission timeout or a path that black-holes, not the ordinary
-// unevenness of a lossy link. A stalled connection takes no new work.
+// stalled reports whether cn has requests in flight (or cancelled ones
+// that have not ended) and no data has come on it for a second or three
+// round trips, whichever is longer: a retransmission timeout or a path
+// that black-holes, not the ordinary unevenness of a lossy link. A stalled
+// connection takes no new work. The cancelled requests count because a
+// live server ends them within a round trip: a connection whose cancels
+// stay unanswered leads to a node that is frozen.
 func (s *Scheduler) stalled(now time.Time, cn *conn) bool {
-	if len(cn.inflight) == 0 {
+	if cn.busy() == 0 {
 		return false
 	}
 	return now.Sub(cn.lastData) > max(time.Second, 3*cn.rtt)
@@ -986,11 +989,27 @@ func (s *Scheduler) send(now time.Time, cn *conn, c *chunk) {
 }
 
 // readyByRate lists ready connections, fastest first; connections without
-// a measured rate come after measured ones, by id.
-func (s *Scheduler) readyByRate() []*conn {
+// a measured rate come after measured ones, by id. Connections to an
+// upstream with a stalled connection come after all others: when one
+// connection to a node stalls, the others to it may well be about to.
+func (s *Scheduler) readyByRate(now time.Time) []*conn {
 	out := s.sortedConns()
+	var suspect UpSet
+	for _, cn := range out {
+		if cn.ready && s.stalled(now, cn) {
+			suspect.Add(cn.up)
+		}
+	}
 	out = slices.DeleteFunc(out, func(cn *conn) bool { return !cn.ready || cn.drain })
-	slices.SortStableFunc(out, func(a, b *conn) int { return cmp.Compare(b.rate, a.rate) })
+	slices.SortStableFunc(out, func(a, b *conn) int {
+		if sa, sb := suspect.Has(a.up), suspect.Has(b.up); sa != sb {
+			if sa {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(b.rate, a.rate)
+	})
 	return out
 }
 
@@ -1003,13 +1022,18 @@ func (s *Scheduler) duplicate(now time.Time) {
 	if s.cfg.MaxCopies < 2 || len(s.queue) > 0 {
 		return
 	}
-	for _, cn := range s.readyByRate() {
-		if cn.busy() > 0 || cn.rate <= 0 {
-			continue
-		}
-		if c := s.pickCopy(now, cn); c != nil {
-			s.send(now, cn, c)
-			s.duplicates++
+	// Copies go to other upstreams first: a connection that stalls with
+	// its node (frozen, or its path black-holed) stalls with every other
+	// connection to that node.
+	for _, otherUp := range []bool{true, false} {
+		for _, cn := range s.readyByRate(now) {
+			if cn.busy() > 0 {
+				continue
+			}
+			if c := s.pickCopy(now, cn, otherUp); c != nil {
+				s.send(now, cn, c)
+				s.duplicates++
+			}
 		}
 	}
 }
@@ -1033,8 +1057,10 @@ const lateSlack = 50 * time.Millisecond
 //     the last blocks sit on slow paths while fast ones are idle.
 //
 // Late blocks come first, then the block expected to finish last, which is
-// the one that ends the transfer.
-func (s *Scheduler) pickCopy(now time.Time, cn *conn) *chunk {
+// the one that ends the transfer. A connection whose rate is not measured
+// yet (one that has been idle) takes late blocks only; with otherUp, only
+// blocks whose copy is on another upstream's connection.
+func (s *Scheduler) pickCopy(now time.Time, cn *conn, otherUp bool) *chunk {
 	var best *chunk
 	var bestLate bool
 	var bestFinish time.Time
@@ -1043,7 +1069,7 @@ func (s *Scheduler) pickCopy(now time.Time, cn *conn) *chunk {
 			continue
 		}
 		owner := s.conns[c.copies[0].conn]
-		if owner == nil {
+		if owner == nil || (otherUp && owner.up == cn.up) {
 			continue
 		}
 		pos := slices.Index(owner.inflight, c)
@@ -1053,19 +1079,21 @@ func (s *Scheduler) pickCopy(now time.Time, cn *conn) *chunk {
 		var late bool
 		var finish time.Time
 		if owner.rate <= 0 {
-			// No measure yet: late only after a long silence.
-			late = now.Sub(c.copies[0].start) > s.cfg.StallTimeout/4
+			// No measure yet: late once no data has come for a second
+			// or three round trips (see stalled).
+			late = s.stalled(now, owner)
 		} else {
 			service := serviceTime(c.size, owner.rate)
 			finish = owner.lastDone.Add(time.Duration(pos+1) * service)
 			late = now.After(finish.Add(2*service + lateSlack))
-			mine := serviceTime(c.size, cn.rate) * 3 / 2
-			if !late && finish.Sub(now) < mine+lateSlack {
+		}
+		if !late {
+			if owner.rate <= 0 || cn.rate <= 0 {
 				continue
 			}
-		}
-		if !late && owner.rate <= 0 {
-			continue
+			if mine := serviceTime(c.size, cn.rate) * 3 / 2; finish.Sub(now) < mine+lateSlack {
+				continue
+			}
 		}
 		switch {
 		case best == nil,

@@ -800,3 +800,43 @@ func TestScheduler_hurry(t *testing.T) {
 		t.Fatalf("Hurry after HurryEvery dialed %v, want upstream 0", got)
 	}
 }
+
+// A block whose connection goes silent before any rate was measured (its
+// node froze) gets a copy on an idle connection of another upstream once
+// the silence passes a second, not after StallTimeout/4; and an idle
+// connection with no rate of its own may carry it.
+func TestScheduler_copyFromFrozenUpstream(t *testing.T) {
+	s, err := New(Config{Upstreams: 2, Conns: 4, StallTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	s.Tick(now)
+	for _, d := range s.Ready(now).Dials {
+		s.Dialed(now, d.Conn, true)
+	}
+	s.Ready(now)
+	x := ChunkKey{1, 0}
+	s.Want(now, x, 1<<18)
+	r := s.Ready(now)
+	if len(r.Requests) != 1 {
+		t.Fatalf("requests %v, want one", r.Requests)
+	}
+	owner := s.conns[r.Requests[0].Conn]
+	for _, step := range []time.Duration{500 * time.Millisecond, 400 * time.Millisecond} {
+		now = now.Add(step)
+		s.Tick(now)
+		if r := s.Ready(now); len(r.Requests) != 0 {
+			t.Fatalf("a copy %v after %v of silence", r.Requests, now.Sub(time.Unix(1000, 0)))
+		}
+	}
+	now = now.Add(200 * time.Millisecond)
+	s.Tick(now)
+	r = s.Ready(now)
+	if len(r.Requests) != 1 {
+		t.Fatalf("after 1.1 s of silence: requests %v, want one copy", r.Requests)
+	}
+	if cp := s.conns[r.Requests[0].Conn]; cp.up == owner.up {
+		t.Errorf("the copy went to upstream %d, the frozen one's", cp.up)
+	}
+}
