@@ -35,7 +35,11 @@
 // says so, and a relay passes it on downstream (wire.Object.Stale). An
 // upstream that answers NOT_FOUND or any other refusal is believed. Opens
 // that find every upstream down ask for them to be redialed at once
-// rather than after their backoff, at most once a second each.
+// rather than after their backoff, at most once a second each. An open is
+// hedged: with no answer after 750 ms (or four round trips), it is also
+// sent on another connection, another upstream's if there is one, and the
+// first answer wins; an upstream that is connected but frozen holds no
+// open for the whole OpenTimeout.
 //
 // # Structure
 //
