@@ -354,3 +354,38 @@ func TestOriginDown_cachedObjectServed(t *testing.T) {
 	t.Logf("origin back: fresh answers %v after it listened", time.Since(back).Round(100*time.Millisecond))
 	checkDownload(t, "http://"+e.httpAddr+"/mix/b.bin", ct, "mix/b.bin")
 }
+
+// TestEdge_abortedResponseLogged: when the edge cannot finish a response
+// (its only relay dies mid-body), it logs a warning that names the path
+// and how much was sent, and counts it (it logged nothing before).
+func TestEdge_abortedResponseLogged(t *testing.T) {
+	ct := content(t)
+	o := startOrigin(t, ct.Root)
+	r := startRelay(t, "relay", []string{o.peerAddr})
+	e := startEdge(t, "edge", []string{r.peerAddr})
+	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.httpAddr+"/large.bin", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.CopyN(io.Discard, resp.Body, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.kill(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil {
+		t.Fatalf("the response ended cleanly after %d more bytes with its only relay dead", n)
+	}
+	line := e.waitLog(t, 30*time.Second, "warning about the aborted response", hasMsg("response aborted mid-body: its content could not be fetched"))
+	a := logAttrs(line)
+	if a["level"] != "WARN" || a["path"] != "/large.bin" || a["bytes"] == "" || a["bytes"] == "0" {
+		t.Errorf("aborted-response record %q: want level WARN, path /large.bin and the bytes sent", line)
+	}
+	t.Logf("client: %v after %d more bytes; edge: %s", err, n, line)
+	scrape(t, e).positive(t, "edge", "aqueduct_http_responses_aborted_total")
+}
