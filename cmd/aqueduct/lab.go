@@ -128,6 +128,18 @@ func (l *labList) Set(v string) error {
 	return nil
 }
 
+// labNames collects a repeatable flag whose values are names that may
+// hold commas ("Aqueduct, kernel CC").
+type labNames []string
+
+func (l *labNames) String() string { return strings.Join(*l, "; ") }
+func (l *labNames) Set(v string) error {
+	if v = strings.TrimSpace(v); v != "" {
+		*l = append(*l, v)
+	}
+	return nil
+}
+
 // labVars collects NAME=VALUE pairs.
 type labVars map[string]string
 
@@ -154,8 +166,9 @@ func labRun(ctx context.Context, args []string) error {
 	quick := fs.Bool("quick", false, "quick mode: apply each experiment's quick overrides (small sizes, one repetition), as CI does")
 	out := fs.String("out", "lab-results", "results folder; each experiment writes to OUT/NAME")
 	repeat := fs.Int("repeat", 0, "repetitions per case, overriding the file (0: the file's)")
-	var cases, ccs labList
-	fs.Var(&cases, "case", "run only this case (repeatable, or comma-separated)")
+	var cases labNames
+	var ccs labList
+	fs.Var(&cases, "case", "run only this case, named in full as in the file (repeatable)")
 	fs.Var(&ccs, "congestion", "congestion controls to run, overriding the file (comma-separated)")
 	vars := labVars{}
 	fs.Var(vars, "set", "override an experiment variable: NAME=VALUE (repeatable)")
