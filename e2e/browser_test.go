@@ -47,6 +47,23 @@ func TestBrowserLikePlays_relayFrozen(t *testing.T) {
 	t.Cleanup(func() { frozen.cmd.Process.Signal(syscall.SIGCONT) })
 	time.Sleep(5500 * time.Millisecond) // past the description's 5 s
 	playMP4s(t, c, 40, 300*time.Millisecond)
+	// The plays refetch one description every 5 s, which may or may not
+	// have gone to the frozen relay. Opens go round robin over the edge's
+	// connections, so as many opens in a row as it has connections reach
+	// the frozen relay at least once: each must still be answered (a 404)
+	// within playSlow, and one of them hedged.
+	for i := range 2 * 8 { // twice the cluster's --conns
+		url := c.edgeURL(fmt.Sprintf("/missing/%d.bin", i))
+		start := time.Now()
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		if d := time.Since(start); resp.StatusCode != http.StatusNotFound || d > playSlow {
+			t.Errorf("GET %s: %s after %v, want 404 within %v", url, resp.Status, d, playSlow)
+		}
+	}
 	m := scrape(t, c.edge)
 	m.positive(t, "edge", "aqueduct_open_hedges_total")
 	t.Logf("edge: %v hedged opens, %v copies", metricValue(m, "aqueduct_open_hedges_total"), metricValue(m, "aqueduct_transfer_copies_total"))

@@ -15,6 +15,7 @@ import (
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
 	"github.com/aqueduct-cdn/aqueduct/wire"
+	"golang.org/x/sync/singleflight"
 )
 
 // objState is an object the engine knows, shared by everyone who opened
@@ -63,21 +64,17 @@ func (c *manifestCache) init(max int, maxBytes int64) {
 // Object is an open object: its description and hashes, and a way to read
 // it. Close it when done; its Readers keep working until they are closed.
 type Object struct {
-	e       *Engine
-	st      *objState
-	meta    object.Meta
-	stale   bool
-	fetched time.Time
-	closed  atomic.Bool
+	e      *Engine
+	st     *objState
+	meta   object.Meta
+	stale  bool
+	closed atomic.Bool
 }
 
 // Stale reports that the description could not be revalidated: no
 // upstream could be reached past ManifestTTL and the engine serves the
 // one it had (for up to StaleIfError), or the upstream itself said so.
 func (o *Object) Stale() bool { return o.stale }
-
-// Fetched is when the description was last fetched from an upstream.
-func (o *Object) Fetched() time.Time { return o.fetched }
 
 // Meta describes the object.
 func (o *Object) Meta() object.Meta { return o.meta }
@@ -131,38 +128,35 @@ func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Ob
 	// connection times out) is waited for only staleWait; it goes on, and
 	// its answer is what the next open finds.
 	var slow <-chan time.Time
-	if e.cfg.StaleIfError > 0 && e.holds(path, e.cfg.StaleIfError) {
+	if el, _ := e.lookup(path, true); e.cfg.StaleIfError > 0 && el != nil {
 		t := e.cfg.clock.NewTimer(staleWait)
 		defer t.Stop()
 		slow = t.Chan()
 	}
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			if staleOK(r.Err) {
-				if o := e.staleObject(path, via); o != nil {
-					return o, nil
-				}
-			}
-			if errors.Is(r.Err, ErrUnreachable) {
-				e.hurry()
-			}
-			return nil, r.Err
-		}
-	case <-slow:
-		if o := e.staleObject(path, via); o != nil {
-			return o, nil
-		}
+	var r singleflight.Result
+	for got := false; !got; {
 		select {
-		case r := <-ch:
-			if r.Err != nil {
-				return nil, r.Err
+		case r = <-ch:
+			got = true
+		case <-slow:
+			slow = nil
+			if o := e.staleObject(path, via); o != nil {
+				return o, nil
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	}
+	if r.Err != nil {
+		if staleOK(r.Err) {
+			if o := e.staleObject(path, via); o != nil {
+				return o, nil
+			}
+		}
+		if errors.Is(r.Err, ErrUnreachable) {
+			e.hurry()
+		}
+		return nil, r.Err
 	}
 	if o := e.cached(path, via, false); o != nil {
 		return o, nil
@@ -190,26 +184,21 @@ func (e *Engine) staleObject(path string, via []wire.NodeID) *Object {
 	return o
 }
 
-// holds reports whether the cache has a description of path at most
-// maxAge old.
-func (e *Engine) holds(path string, maxAge time.Duration) bool {
+// lookup returns the cache's element for path's description if it is fresh (or, with
+// stale, within StaleIfError), and whether it is stale. A description
+// that the upstream said is stale is fresh for staleWait only, so that a
+// node behind a relay sees the origin come back soon after the relay
+// does. The caller must not hold Engine.mu.
+func (e *Engine) lookup(path string, stale bool) (*list.Element, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	el := e.manifests.m[path]
-	return el != nil && e.cfg.clock.Since(el.Value.(*manifest).fetched) < maxAge
+	return e.lookupLocked(path, stale)
 }
 
-// cached returns an Object for path if the cache holds a fresh
-// description (or, with stale, one within StaleIfError), and adds via to
-// the relays the object is open for. A description that the upstream said
-// is stale is fresh for staleWait only, so that a node behind a relay
-// sees the origin come back soon after the relay does.
-func (e *Engine) cached(path string, via []wire.NodeID, stale bool) *Object {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+func (e *Engine) lookupLocked(path string, stale bool) (*list.Element, bool) {
 	el := e.manifests.m[path]
 	if el == nil {
-		return nil
+		return nil, false
 	}
 	m := el.Value.(*manifest)
 	age := e.cfg.clock.Since(m.fetched)
@@ -217,17 +206,32 @@ func (e *Engine) cached(path string, via []wire.NodeID, stale bool) *Object {
 	if m.stale {
 		ttl = min(ttl, staleWait)
 	}
-	switch {
-	case !stale && age >= ttl:
-		return nil
-	case stale && age >= max(ttl, e.cfg.StaleIfError):
+	limit := ttl
+	if stale {
+		limit = max(ttl, e.cfg.StaleIfError)
+	}
+	if age >= limit {
+		return nil, false
+	}
+	return el, m.stale || age >= ttl
+}
+
+// cached returns an Object for path if the cache holds a fresh
+// description (or, with stale, one within StaleIfError; see lookup), and
+// adds via to the relays the object is open for.
+func (e *Engine) cached(path string, via []wire.NodeID, stale bool) *Object {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	el, isStale := e.lookupLocked(path, stale)
+	if el == nil {
 		return nil
 	}
+	m := el.Value.(*manifest)
 	e.manifests.order.MoveToFront(el)
 	m.st.refs++
 	m.st.addVia(via)
 	e.stats.objects.Add(1)
-	return &Object{e: e, st: m.st, meta: m.meta, fetched: m.fetched, stale: m.stale || age >= ttl}
+	return &Object{e: e, st: m.st, meta: m.meta, stale: isStale}
 }
 
 // Hedged descriptions. An upstream connection that is up but does not
@@ -247,11 +251,9 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the attempts that lost
 	type result struct {
-		c      *engConn
-		meta   object.Meta
-		hashes object.Hashes
-		stale  bool
-		err    error
+		c   *engConn
+		d   description
+		err error
 	}
 	// Every upstream once, a few hedges and retries: each attempt sends
 	// one result into the buffer, so none waits when this returns.
@@ -268,8 +270,8 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 		budget--
 		running = append(running, c)
 		e.wg.Go(func() {
-			meta, hashes, stale, err := e.describe(ctx, c, path, via)
-			results <- result{c, meta, hashes, stale, err}
+			d, err := e.describe(ctx, c, path, via)
+			results <- result{c, d, err}
 		})
 		d := hedgeAfter
 		if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
@@ -295,7 +297,7 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 		case r := <-results:
 			running = slices.DeleteFunc(running, func(c *engConn) bool { return c == r.c })
 			if r.err == nil {
-				e.remember(path, r.meta, r.hashes, r.stale)
+				e.remember(path, r.d)
 				return nil
 			}
 			var pe *peer.Error
@@ -321,16 +323,24 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 			tried.Add(r.c.up)
 			// A replica may lack what another has: NOT_FOUND is the answer
 			// only when no upstream has the object.
-			if lastErr == nil || !errors.As(lastErr, &pe) || pe.Code != wire.CodeNotFound {
+			if !notFound(lastErr) {
 				lastErr = r.err
 			}
 		case <-hedge.C:
+			var c *engConn
 			if len(running) < maxAttempts && budget > 0 {
-				if c, _ := e.pickConn(ctx, tried, running); c != nil {
-					e.stats.hedges.Add(1)
-					e.log.Debug("upstream slow to describe object; asking another too", "upstream", running[0].addr, "path", path, "other", c.addr)
-					start(c)
-				}
+				c, _ = e.pickConn(ctx, tried, running)
+			}
+			if notFound(lastErr) && (c == nil || slices.ContainsFunc(running, func(r *engConn) bool { return r.up == c.up })) {
+				// An upstream has said NOT_FOUND, and the ones still
+				// asked are slow past the hedge delay: they do not
+				// hold that answer hostage until the open times out.
+				return lastErr
+			}
+			if c != nil {
+				e.stats.hedges.Add(1)
+				e.log.Debug("upstream slow to describe object; asking another too", "upstream", running[0].addr, "path", path, "other", c.addr)
+				start(c)
 			}
 		case <-ctx.Done():
 			return e.unreachable(ctx.Err())
@@ -338,17 +348,31 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 	}
 }
 
+// notFound reports whether err is an upstream's NOT_FOUND answer.
+func notFound(err error) bool {
+	var pe *peer.Error
+	return errors.As(err, &pe) && pe.Code == wire.CodeNotFound
+}
+
+// description is what an upstream said of an object: its metadata, its
+// block hashes, and whether it could not revalidate them (wire.Object.Stale).
+type description struct {
+	meta   object.Meta
+	hashes object.Hashes
+	stale  bool
+}
+
 // describe opens path on c and fetches and verifies the hash list. If the
 // cache already holds the same content, the hashes are not fetched again.
 // For a path it has not seen, it asks for the first page of hashes right
 // behind the OPEN, so that the description and the hashes of an object of
 // up to MaxHashes blocks come in one round trip.
-func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wire.NodeID) (object.Meta, object.Hashes, bool, error) {
+func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wire.NodeID) (description, error) {
 	select {
 	case c.describes <- struct{}{}:
 		defer func() { <-c.describes }()
 	case <-ctx.Done():
-		return object.Meta{}, nil, false, ctx.Err()
+		return description{}, ctx.Err()
 	}
 	e.mu.Lock()
 	_, seen := e.manifests.m[path]
@@ -360,7 +384,7 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 	och := make(chan opened, 1)
 	h, err := c.pc.OpenAsync(path, via, func(o wire.Object, err error) { och <- opened{o, err} })
 	if err != nil {
-		return object.Meta{}, nil, false, err
+		return description{}, err
 	}
 	defer c.pc.CloseHandle(h)
 	type page struct {
@@ -388,10 +412,10 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 	select {
 	case r = <-och:
 	case <-ctx.Done():
-		return object.Meta{}, nil, false, ctx.Err()
+		return description{}, ctx.Err()
 	}
 	if r.err != nil {
-		return object.Meta{}, nil, false, r.err
+		return description{}, r.err
 	}
 	o := r.o
 	meta := object.Meta{
@@ -402,13 +426,13 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 		meta.ModTime = time.Time{}
 	}
 	if err := meta.Validate(); err != nil {
-		return object.Meta{}, nil, false, err
+		return description{}, err
 	}
 	e.mu.Lock()
 	st := e.byDigest[meta.Digest]
 	e.mu.Unlock()
 	if st != nil && st.meta.Size == meta.Size && st.meta.BlockSize == meta.BlockSize {
-		return meta, st.hashes, r.o.Stale, nil
+		return description{meta, st.hashes, r.o.Stale}, nil
 	}
 	n := meta.Blocks()
 	var hashes object.Hashes // grown as pages arrive: n is the peer's word
@@ -424,23 +448,24 @@ func (e *Engine) describe(ctx context.Context, c *engConn, path string, via []wi
 		count := min(n-len(hashes), c.pc.MaxHashes())
 		raw, err := c.pc.Hashes(ctx, h, uint32(len(hashes)), uint32(count))
 		if err != nil {
-			return object.Meta{}, nil, false, err
+			return description{}, err
 		}
 		if len(raw) == 0 {
-			return object.Meta{}, nil, false, fmt.Errorf("transfer: %s: empty HASHES page", path)
+			return description{}, fmt.Errorf("transfer: %s: empty HASHES page", path)
 		}
 		appendPage(raw)
 	}
 	if err := meta.VerifyHashes(hashes); err != nil {
 		e.log.Error("upstream sent block hashes that do not match the digest", "upstream", c.addr, "path", path)
-		return object.Meta{}, nil, false, err
+		return description{}, err
 	}
-	return meta, hashes, r.o.Stale, nil
+	return description{meta, hashes, r.o.Stale}, nil
 }
 
 // remember caches path's description, sharing state with other paths of
 // the same content.
-func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes, stale bool) {
+func (e *Engine) remember(path string, d description) {
+	meta, hashes := d.meta, d.hashes
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.byDigest[meta.Digest]
@@ -452,7 +477,7 @@ func (e *Engine) remember(path string, meta object.Meta, hashes object.Hashes, s
 	p := path
 	st.upPath.Store(&p)
 	st.refs++
-	m := &manifest{path: path, meta: meta, st: st, fetched: e.cfg.clock.Now(), stale: stale}
+	m := &manifest{path: path, meta: meta, st: st, fetched: e.cfg.clock.Now(), stale: d.stale}
 	mc := &e.manifests
 	if el := mc.m[path]; el != nil {
 		old := el.Value.(*manifest)
