@@ -13,7 +13,7 @@ import (
 
 // publicPackages is what a Go user may import (README.md, "Using Aqueduct
 // as a library"); everything else is under internal/, or a command.
-var publicPackages = []string{"object", "peer", "peer/peertest", "transfer", "wire"}
+var publicPackages = []string{"congestion", "object", "peer", "peer/peertest", "transfer", "wire"}
 
 const module = "github.com/aqueduct-cdn/aqueduct"
 

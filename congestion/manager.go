@@ -1,0 +1,359 @@
+package congestion
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// Config configures a Manager. The zero value is ready to use.
+type Config struct {
+	// Now is the clock (time.Now when nil); tests inject one.
+	Now func() time.Time
+	// NewEstimator makes each flow's estimator (NewEWMA(DefaultHalfLife)
+	// when nil).
+	NewEstimator func() Estimator
+}
+
+// A Manager is the congestion manager: it holds every flow, grouped into
+// macroflows. It is safe for concurrent use.
+type Manager struct {
+	cfg Config
+
+	mu     sync.Mutex
+	macros map[string]*macroflow
+	alias  map[string]string // merged macroflow name → the one it joined
+	closed bool
+	subs   sync.WaitGroup // subscription goroutines
+}
+
+type macroflow struct {
+	name  string
+	flows map[*Flow]struct{}
+	subs  map[*subscription]struct{}
+}
+
+// New returns a Manager.
+func New(cfg Config) *Manager {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewEstimator == nil {
+		cfg.NewEstimator = func() Estimator { return NewEWMA(DefaultHalfLife) }
+	}
+	return &Manager{cfg: cfg, macros: map[string]*macroflow{}, alias: map[string]string{}}
+}
+
+// Close ends every subscription and waits for their callbacks to return.
+// Flows may still be observed; nothing is called back.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	for _, mf := range m.macros {
+		for s := range mf.subs {
+			s.stop()
+		}
+		clear(mf.subs)
+	}
+	m.mu.Unlock()
+	m.subs.Wait()
+}
+
+// Host is the default macroflow name of a destination address: its host,
+// without the port ("10.0.0.2:7000" → "10.0.0.2").
+func Host(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// resolve follows merges; m.mu is held.
+func (m *Manager) resolve(name string) string {
+	for i := 0; i < len(m.alias)+1; i++ {
+		to, ok := m.alias[name]
+		if !ok {
+			break
+		}
+		name = to
+	}
+	return name
+}
+
+// macro returns the macroflow called name, made if new; m.mu is held.
+func (m *Manager) macro(name string) *macroflow {
+	name = m.resolve(name)
+	mf := m.macros[name]
+	if mf == nil {
+		mf = &macroflow{name: name, flows: map[*Flow]struct{}{}, subs: map[*subscription]struct{}{}}
+		m.macros[name] = mf
+	}
+	return mf
+}
+
+// Open registers a flow to dst (an address, host:port or host) in the
+// macroflow of dst's host.
+func (m *Manager) Open(dst string) *Flow {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := &Flow{m: m, est: m.cfg.NewEstimator()}
+	f.mf = m.macro(Host(dst))
+	f.mf.flows[f] = struct{}{}
+	return f
+}
+
+// Merge folds the macroflow from into into (two destinations behind one
+// bottleneck): from's flows and subscriptions move, and flows opened to
+// from later join into.
+func (m *Manager) Merge(from, into string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	from, into = m.resolve(from), m.resolve(into)
+	if from == into {
+		return
+	}
+	dst := m.macro(into)
+	if src := m.macros[from]; src != nil {
+		for f := range src.flows {
+			f.mf = dst
+			dst.flows[f] = struct{}{}
+		}
+		for s := range src.subs {
+			dst.subs[s] = struct{}{}
+		}
+		delete(m.macros, from)
+	}
+	m.alias[from] = into
+	m.notify(dst)
+}
+
+// Query returns the estimate of the macroflow called name (or of the one it
+// was merged into), and whether it has any flows.
+func (m *Manager) Query(name string) (Estimate, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mf := m.macros[m.resolve(name)]
+	if mf == nil || len(mf.flows) == 0 {
+		return Estimate{}, false
+	}
+	return mf.estimate(), true
+}
+
+// Macroflows returns the names of the macroflows that have flows.
+func (m *Manager) Macroflows() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var names []string
+	for name, mf := range m.macros {
+		if len(mf.flows) > 0 {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func (mf *macroflow) estimate() Estimate {
+	ests := make([]Estimate, 0, len(mf.flows))
+	for f := range mf.flows {
+		ests = append(ests, f.est.Estimate())
+	}
+	return fold(ests)
+}
+
+// A Flow is one registered connection or application flow.
+type Flow struct {
+	m   *Manager
+	mf  *macroflow // guarded by m.mu
+	est Estimator  // guarded by m.mu
+	// The counters of Update, for flows whose feedback the application owns.
+	sent, delivered, lost uint64
+	closed                bool
+}
+
+// Observe folds a sample of the flow into its estimate.
+func (f *Flow) Observe(s Sample) {
+	m := f.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f.closed {
+		return
+	}
+	if s.At.IsZero() {
+		s.At = m.cfg.Now()
+	}
+	f.est.Observe(s)
+	m.notify(f.mf)
+}
+
+// LossKind says what a flow's feedback reported lost (the paper's
+// lossmode).
+type LossKind int
+
+const (
+	NoLoss     LossKind = iota
+	Transient           // some of what was sent was lost (three duplicate acks)
+	Persistent          // feedback stopped (a timeout)
+	ECN                 // congestion was marked, nothing lost
+)
+
+// Update is the paper's cm_update, for flows whose feedback the
+// application owns: sent bytes were sent, received of them arrived, loss
+// says what kind of loss the feedback showed, rtt is a round-trip sample
+// (0 if none). A Transient loss or an ECN mark counts at least one unit
+// lost, so that it moves the loss estimate even when sent == received.
+func (f *Flow) Update(sent, received uint64, loss LossKind, rtt time.Duration) {
+	m := f.m
+	m.mu.Lock()
+	if f.sent == 0 && f.delivered == 0 {
+		// The first call sets a baseline at zero, so that the first
+		// update's bytes count as an interval.
+		f.est.Observe(Sample{At: m.cfg.Now()})
+	}
+	f.sent += sent
+	f.delivered += min(received, sent)
+	lost := sent - min(received, sent)
+	if (loss == Transient || loss == ECN) && lost == 0 {
+		lost = 1
+	}
+	f.lost += lost
+	s := Sample{At: m.cfg.Now(), Delivered: f.delivered, Sent: f.sent, Lost: f.lost, RTT: rtt, MinRTT: rtt, Timeout: loss == Persistent}
+	m.mu.Unlock()
+	f.Observe(s)
+}
+
+// Query returns the flow's own estimate.
+func (f *Flow) Query() Estimate {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	return f.est.Estimate()
+}
+
+// Macroflow returns the name of the flow's macroflow.
+func (f *Flow) Macroflow() string {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	return f.mf.name
+}
+
+// Move puts the flow in the macroflow called name (made if new): a flow
+// split out from the others to its host, or joined to another group.
+func (f *Flow) Move(name string) {
+	m := f.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f.closed {
+		return
+	}
+	old := f.mf
+	delete(old.flows, f)
+	f.mf = m.macro(name)
+	f.mf.flows[f] = struct{}{}
+	m.notify(old)
+	m.notify(f.mf)
+}
+
+// Close removes the flow from its macroflow.
+func (f *Flow) Close() {
+	m := f.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	delete(f.mf.flows, f)
+	m.notify(f.mf)
+}
+
+// A subscription is one cm_thresh registration.
+type subscription struct {
+	down, up float64
+	ref      float64       // the rate last delivered; 0: none yet
+	box      chan Estimate // one slot: the newest undelivered estimate
+	done     chan struct{}
+	exited   chan struct{} // closed when the goroutine returns
+	once     sync.Once
+}
+
+func (s *subscription) stop() { s.once.Do(func() { close(s.done) }) }
+
+// Subscribe calls fn with the estimate of the macroflow called name when
+// it first has a rate, and then whenever its rate has fallen by a factor
+// down (rate ≤ last/down) or risen by a factor up (rate ≥ last·up) since
+// the last call. down and up must be above 1. fn runs on a goroutine of its
+// own and never blocks the Manager; while fn runs, newer estimates replace
+// older undelivered ones. The returned func cancels the subscription and
+// returns once fn has returned for the last time: no call comes after it
+// (so it must not be called from fn itself).
+func (m *Manager) Subscribe(name string, down, up float64, fn func(Estimate)) (cancel func()) {
+	s := &subscription{down: max(down, 1), up: max(up, 1), box: make(chan Estimate, 1),
+		done: make(chan struct{}), exited: make(chan struct{})}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return func() {}
+	}
+	mf := m.macro(name)
+	mf.subs[s] = struct{}{}
+	m.subs.Add(1)
+	go func() {
+		defer m.subs.Done()
+		defer close(s.exited)
+		for {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			select {
+			case e := <-s.box:
+				fn(e)
+			case <-s.done:
+				return
+			}
+		}
+	}()
+	s.offer(mf.estimate())
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		for _, mf := range m.macros {
+			delete(mf.subs, s)
+		}
+		m.mu.Unlock()
+		s.stop()
+		<-s.exited
+	}
+}
+
+// notify checks mf's subscriptions against its estimate; m.mu is held.
+func (m *Manager) notify(mf *macroflow) {
+	if len(mf.subs) == 0 {
+		return
+	}
+	e := mf.estimate()
+	for s := range mf.subs {
+		s.offer(e)
+	}
+}
+
+// offer delivers e to s if its rate crossed s's thresholds; m.mu is held.
+func (s *subscription) offer(e Estimate) {
+	if !e.Known() {
+		return
+	}
+	if s.ref > 0 && e.Rate > s.ref/s.down && e.Rate < s.ref*s.up {
+		return
+	}
+	if s.ref == 0 && e.Rate == 0 {
+		return
+	}
+	s.ref = e.Rate
+	// The only sender is under m.mu: empty the slot if the callback has
+	// not taken it, then the send cannot block.
+	select {
+	case <-s.box:
+	default:
+	}
+	s.box <- e
+}
