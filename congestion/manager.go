@@ -70,14 +70,14 @@ func Host(addr string) string {
 
 // resolve follows merges; m.mu is held.
 func (m *Manager) resolve(name string) string {
-	for i := 0; i < len(m.alias)+1; i++ {
+	// Merge never makes a cycle: it joins names that resolve apart.
+	for {
 		to, ok := m.alias[name]
 		if !ok {
-			break
+			return name
 		}
 		name = to
 	}
-	return name
 }
 
 // macro returns the macroflow called name, made if new; m.mu is held.
@@ -167,22 +167,27 @@ type Flow struct {
 	est Estimator  // guarded by m.mu
 	// The counters of Update, for flows whose feedback the application owns.
 	sent, delivered, lost uint64
+	updated               bool // Update has set its baseline
 	closed                bool
 }
 
 // Observe folds a sample of the flow into its estimate.
 func (f *Flow) Observe(s Sample) {
-	m := f.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	f.observeLocked(s)
+}
+
+// observeLocked is Observe with f.m.mu held.
+func (f *Flow) observeLocked(s Sample) {
 	if f.closed {
 		return
 	}
 	if s.At.IsZero() {
-		s.At = m.cfg.Now()
+		s.At = f.m.cfg.Now()
 	}
 	f.est.Observe(s)
-	m.notify(f.mf)
+	f.m.notify(f.mf)
 }
 
 // LossKind says what a flow's feedback reported lost (the paper's
@@ -204,10 +209,12 @@ const (
 func (f *Flow) Update(sent, received uint64, loss LossKind, rtt time.Duration) {
 	m := f.m
 	m.mu.Lock()
-	if f.sent == 0 && f.delivered == 0 {
+	defer m.mu.Unlock()
+	if !f.updated {
 		// The first call sets a baseline at zero, so that the first
 		// update's bytes count as an interval.
-		f.est.Observe(Sample{At: m.cfg.Now()})
+		f.updated = true
+		f.observeLocked(Sample{At: m.cfg.Now()})
 	}
 	f.sent += sent
 	f.delivered += min(received, sent)
@@ -216,9 +223,7 @@ func (f *Flow) Update(sent, received uint64, loss LossKind, rtt time.Duration) {
 		lost = 1
 	}
 	f.lost += lost
-	s := Sample{At: m.cfg.Now(), Delivered: f.delivered, Sent: f.sent, Lost: f.lost, RTT: rtt, MinRTT: rtt, Timeout: loss == Persistent}
-	m.mu.Unlock()
-	f.Observe(s)
+	f.observeLocked(Sample{At: m.cfg.Now(), Delivered: f.delivered, Sent: f.sent, Lost: f.lost, RTT: rtt, MinRTT: rtt, Timeout: loss == Persistent})
 }
 
 // Query returns the flow's own estimate.

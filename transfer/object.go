@@ -128,7 +128,7 @@ func (e *Engine) Open(ctx context.Context, path string, via ...wire.NodeID) (*Ob
 	// connection times out) is waited for only staleWait; it goes on, and
 	// its answer is what the next open finds.
 	var slow <-chan time.Time
-	if el, _ := e.lookup(path, true); e.cfg.StaleIfError > 0 && el != nil {
+	if e.cfg.StaleIfError > 0 && e.holdsStale(path) {
 		t := e.cfg.clock.NewTimer(staleWait)
 		defer t.Stop()
 		slow = t.Chan()
@@ -184,17 +184,20 @@ func (e *Engine) staleObject(path string, via []wire.NodeID) *Object {
 	return o
 }
 
-// lookup returns the cache's element for path's description if it is fresh (or, with
-// stale, within StaleIfError), and whether it is stale. A description
-// that the upstream said is stale is fresh for staleWait only, so that a
-// node behind a relay sees the origin come back soon after the relay
-// does. The caller must not hold Engine.mu.
-func (e *Engine) lookup(path string, stale bool) (*list.Element, bool) {
+// holdsStale reports whether the cache holds a description of path that
+// may still be served stale (see lookupLocked).
+func (e *Engine) holdsStale(path string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.lookupLocked(path, stale)
+	el, _ := e.lookupLocked(path, true)
+	return el != nil
 }
 
+// lookupLocked returns the cache's element for path's description if it is
+// fresh (or, with stale, within StaleIfError), and whether it is stale. A
+// description that the upstream said is stale is fresh for staleWait only,
+// so that a node behind a relay sees the origin come back soon after the
+// relay does. e.mu is held.
 func (e *Engine) lookupLocked(path string, stale bool) (*list.Element, bool) {
 	el := e.manifests.m[path]
 	if el == nil {
@@ -217,7 +220,7 @@ func (e *Engine) lookupLocked(path string, stale bool) (*list.Element, bool) {
 }
 
 // cached returns an Object for path if the cache holds a fresh
-// description (or, with stale, one within StaleIfError; see lookup), and
+// description (or, with stale, one within StaleIfError; see lookupLocked), and
 // adds via to the relays the object is open for.
 func (e *Engine) cached(path string, via []wire.NodeID, stale bool) *Object {
 	e.mu.Lock()
@@ -325,6 +328,11 @@ func (e *Engine) fetchManifest(ctx context.Context, path string, via []wire.Node
 			// only when no upstream has the object.
 			if !notFound(lastErr) {
 				lastErr = r.err
+			}
+			if notFound(lastErr) && len(running) > 0 {
+				// The others get one more hedge delay (see below),
+				// even when every attempt has been made already.
+				hedge.Reset(hedgeAfter)
 			}
 		case <-hedge.C:
 			var c *engConn
