@@ -16,13 +16,23 @@
 //
 // A flow is fed cumulative observations: Flow.Observe takes a Sample (for a
 // TCP flow, what the kernel's TCP_INFO says: delivered bytes, segments sent
-// and retransmitted, smoothed and minimum RTT, delivery rate), and
-// Flow.Update is the paper's cm_update for flows whose feedback the
-// application owns (sent, received, the kind of loss, an RTT sample); both
-// feed the same Estimator. The Estimator is an interface; the default one
-// (NewEWMA) smooths goodput, RTT and loss with a half-life and is pure: time
-// comes from the samples, and the Manager's clock is injected (Config.Now),
-// so all of it is tested without sockets.
+// and retransmitted, smoothed and minimum RTT), and Flow.Update is the
+// paper's cm_update for flows whose feedback the application owns (sent,
+// received, the kind of loss, an RTT sample); both feed the same
+// Estimator. Flow.Watch has the CM sample a connection's TCP_INFO itself,
+// at half its round trip (20 ms to 1 s), on one goroutine for all watched
+// connections. The Estimator is an interface; the default one (NewEWMA)
+// smooths rate, goodput, RTT and loss with a half-life and is pure: time
+// comes from the samples, and the Manager's clock is injected
+// (Config.Now), so all of it is tested without sockets.
+//
+// An estimate has two rates. Goodput is bytes per second of wall time.
+// Rate is bytes per second of busy time where the flow counts it
+// (Flow.SetBusy: a fetching connection is busy while it has requests
+// outstanding): what the path gives the flow when it asks, which an idle
+// flow keeps, and what a scheduler predicts finish times with. The
+// kernel's own busy time is not used: it counts in jiffies, and a sender
+// that paces itself would look idle.
 //
 // A macroflow's estimate folds its flows' estimates: rates add (the flows
 // share the path, so their goodputs together are what the path gave), RTT
@@ -31,19 +41,31 @@
 // # Query and callbacks
 //
 // Flow.Query and Manager.Query return the estimate of a flow or a
-// macroflow (the paper's cm_query). Manager.Subscribe is cm_thresh with
-// cmapp_update: the callback runs when the macroflow's rate has fallen by a
-// factor down or risen by a factor up since the last call. Callbacks run on
-// a goroutine of their subscription, fed through a one-slot mailbox that
-// keeps the newest estimate: a slow callback sees fewer, newer updates and
-// never blocks the CM or another subscriber.
+// macroflow (the paper's cm_query); Manager.Snapshot all macroflows, for
+// metrics. Manager.Subscribe is cm_thresh with cmapp_update: the callback
+// runs when the macroflow's rate has fallen by a factor down or risen by a
+// factor up since the last call. Callbacks run on a goroutine of their
+// subscription, fed through a one-slot mailbox that keeps the newest
+// estimate: a slow callback sees fewer, newer updates and never blocks the
+// CM or another subscriber.
+//
+// # Parallelism
+//
+// A Sizer decides how many parallel connections one destination gets. On
+// a path whose rate per connection loss limits (a loss-based congestion
+// control such as CUBIC: its rate falls with the square root of the loss
+// rate, whatever the capacity), more connections carry proportionally
+// more until together they fill the path; where one connection already
+// fills it (BBR, or a clean path), more only share. The Sizer finds out by
+// measuring: it doubles the count while that pays, keeps the knee when it
+// stops paying, and tries again later. There is no fixed cap like aria2's
+// 16 connections. The transfer engine sizes each upstream with one.
 //
 // # What is next (issue 8)
 //
-// The TCP_INFO sampler at an adaptive interval, request/grant scheduling
-// and the per-macroflow rate budget (SO_MAX_PACING_RATE, user-space pacing
-// on MPTCP), shared start state for new flows, the transfer engine taking
-// its rates from here and sizing its connection count by them, content
-// adaptation at the edge, and the estimates on /metrics and in
-// `aqueduct status`.
+// Request/grant scheduling and the per-macroflow rate budget
+// (SO_MAX_PACING_RATE, user-space pacing on MPTCP) that bounds what the
+// Sizer may open, shared start state for new flows, the peer servers'
+// sending connections as watched flows, and content adaptation at the
+// edge.
 package congestion

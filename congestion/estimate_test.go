@@ -127,3 +127,49 @@ func TestFold(t *testing.T) {
 		})
 	}
 }
+
+// A flow that counts its busy time has its rate per busy second: idle
+// gaps neither lower it nor, when the data comes in a burst after a
+// stall, raise it.
+func TestEWMA_busyTime(t *testing.T) {
+	e := NewEWMA(time.Second)
+	s := Sample{At: t0}
+	e.Observe(s)
+	// Busy 400 ms of every second at 2 MB/s, idle the rest.
+	for range 10 {
+		s.At = s.At.Add(400 * time.Millisecond)
+		s.Busy += 400 * time.Millisecond
+		s.Delivered += 800_000
+		e.Observe(s)
+		s.At = s.At.Add(600 * time.Millisecond)
+		e.Observe(s)
+	}
+	if r := e.Estimate().Rate; math.Abs(r/2e6-1) > 0.01 {
+		t.Fatalf("rate %.0f, want 2e6: the idle time does not count", r)
+	}
+	// Goodput counts the idle time: 800 kB a second on average, and
+	// lower just after an idle stretch, where this ends.
+	if g := e.Estimate().Goodput; g < 0.55e6 || g > 0.85e6 {
+		t.Fatalf("goodput %.0f, want 0.55e6..0.85e6 (0.8e6 on average)", g)
+	}
+	// Rounds of a 300 ms stall followed by ten blocks in 10 ms: the bursts
+	// do not inflate the rate, which is their mean over busy time.
+	e = NewEWMA(time.Second)
+	s = Sample{At: t0}
+	e.Observe(s)
+	for range 20 {
+		s.At = s.At.Add(300 * time.Millisecond)
+		s.Busy += 300 * time.Millisecond
+		e.Observe(s)
+		for range 10 {
+			s.At = s.At.Add(time.Millisecond)
+			s.Busy += time.Millisecond
+			s.Delivered += 256 << 10
+			e.Observe(s)
+		}
+	}
+	want := float64(10*256<<10) / 0.31
+	if r := e.Estimate().Rate; r < want/1.25 || r > want*1.25 {
+		t.Fatalf("rate %.0f over bursts, want about %.0f", r, want)
+	}
+}

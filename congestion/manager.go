@@ -2,6 +2,8 @@ package congestion
 
 import (
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,6 +27,13 @@ type Manager struct {
 	alias  map[string]string // merged macroflow name → the one it joined
 	closed bool
 	subs   sync.WaitGroup // subscription goroutines
+
+	// The sampler of watched flows (sampler.go).
+	watched  map[*Flow]struct{}
+	sampling bool          // its goroutine was started
+	wake     chan struct{} // a flow was watched or has work: look again
+	stop     chan struct{} // closed by Close
+	done     sync.WaitGroup
 }
 
 type macroflow struct {
@@ -41,14 +50,20 @@ func New(cfg Config) *Manager {
 	if cfg.NewEstimator == nil {
 		cfg.NewEstimator = func() Estimator { return NewEWMA(DefaultHalfLife) }
 	}
-	return &Manager{cfg: cfg, macros: map[string]*macroflow{}, alias: map[string]string{}}
+	return &Manager{cfg: cfg, macros: map[string]*macroflow{}, alias: map[string]string{},
+		watched: map[*Flow]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
-// Close ends every subscription and waits for their callbacks to return.
-// Flows may still be observed; nothing is called back.
+// Close ends every subscription and waits for their callbacks to return,
+// and stops sampling watched connections. Flows may still be observed;
+// nothing is called back.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	if !m.closed {
+		close(m.stop)
+	}
 	m.closed = true
+	clear(m.watched)
 	for _, mf := range m.macros {
 		for s := range mf.subs {
 			s.stop()
@@ -57,6 +72,7 @@ func (m *Manager) Close() {
 	}
 	m.mu.Unlock()
 	m.subs.Wait()
+	m.done.Wait()
 }
 
 // Host is the default macroflow name of a destination address: its host,
@@ -139,6 +155,27 @@ func (m *Manager) Query(name string) (Estimate, bool) {
 	return mf.estimate(), true
 }
 
+// MacroflowStats is one macroflow in a Snapshot.
+type MacroflowStats struct {
+	Name  string
+	Flows int
+	Estimate
+}
+
+// Snapshot returns every macroflow that has flows, by name.
+func (m *Manager) Snapshot() []MacroflowStats {
+	m.mu.Lock()
+	out := make([]MacroflowStats, 0, len(m.macros))
+	for name, mf := range m.macros {
+		if len(mf.flows) > 0 {
+			out = append(out, MacroflowStats{Name: name, Flows: len(mf.flows), Estimate: mf.estimate()})
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b MacroflowStats) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // Macroflows returns the names of the macroflows that have flows.
 func (m *Manager) Macroflows() []string {
 	m.mu.Lock()
@@ -167,8 +204,19 @@ type Flow struct {
 	est Estimator  // guarded by m.mu
 	// The counters of Update, for flows whose feedback the application owns.
 	sent, delivered, lost uint64
-	updated               bool // Update has set its baseline
 	closed                bool
+	last                  uint64 // Delivered of the newest sample
+
+	// Busy time (SetBusy), once the application counts it.
+	countsBusy, busy bool
+	busySince        time.Time
+	busyTotal        time.Duration
+
+	// A watched connection (Watch).
+	conn net.Conn
+	dir  Direction
+	rtos uint16    // its retransmission timeouts when last sampled
+	next time.Time // when it is sampled next (wall clock)
 }
 
 // Observe folds a sample of the flow into its estimate.
@@ -186,6 +234,10 @@ func (f *Flow) observeLocked(s Sample) {
 	if s.At.IsZero() {
 		s.At = f.m.cfg.Now()
 	}
+	if f.countsBusy && s.Busy == 0 {
+		s.Busy = f.busyAt(s.At)
+	}
+	f.last = s.Delivered
 	f.est.Observe(s)
 	f.m.notify(f.mf)
 }
@@ -206,16 +258,12 @@ const (
 // says what kind of loss the feedback showed, rtt is a round-trip sample
 // (0 if none). A Transient loss or an ECN mark counts at least one unit
 // lost, so that it moves the loss estimate even when sent == received.
+// The first call is the baseline: its bytes took a time before it that the
+// CM cannot know.
 func (f *Flow) Update(sent, received uint64, loss LossKind, rtt time.Duration) {
 	m := f.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !f.updated {
-		// The first call sets a baseline at zero, so that the first
-		// update's bytes count as an interval.
-		f.updated = true
-		f.observeLocked(Sample{At: m.cfg.Now()})
-	}
 	f.sent += sent
 	f.delivered += min(received, sent)
 	lost := sent - min(received, sent)
@@ -231,6 +279,14 @@ func (f *Flow) Query() Estimate {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	return f.est.Estimate()
+}
+
+// Delivered returns the bytes the flow has delivered, as its newest
+// sample counted them.
+func (f *Flow) Delivered() uint64 {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	return f.last
 }
 
 // Macroflow returns the name of the flow's macroflow.
@@ -267,6 +323,7 @@ func (f *Flow) Close() {
 	}
 	f.closed = true
 	delete(f.mf.flows, f)
+	delete(m.watched, f)
 	m.notify(f.mf)
 }
 

@@ -148,7 +148,7 @@ func BenchmarkEdgeEndToEnd(b *testing.B) {
 	r2 := startRelay(b, "relay2", []string{o.peerAddr})
 	ups := []string{r1.peerAddr, r2.peerAddr}
 	e8 := startEdge(b, "edge8", ups)
-	e1 := startEdge(b, "edge1", ups, "--conns", "1")
+	e1 := startEdge(b, "edge1", ups, "--conns", "1", "--max-upstream-conns", "1")
 	warm := freshObject(b, dir, size)
 
 	b.Run("direct-origin-http", func(b *testing.B) {

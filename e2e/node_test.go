@@ -114,19 +114,26 @@ func waitReady(t testing.TB, p *proc, want int) string {
 // while a player reads a large object slowly through them: every node's
 // output parses as Prometheus text and shows bytes and requests moving, and
 // each node with upstreams has an RTT per upstream from TCP_INFO.
+// slowLarge downloads /large.bin from c's edge at 64 MB/s (about 4 s) in
+// the background; the channel gives the download's error.
+func slowLarge(t *testing.T, c *cluster) <-chan error {
+	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := slowGet(ctx, c.edgeURL("/large.bin"), 64e6)
+		done <- err
+	}()
+	return done
+}
+
 func TestMetrics_duringTransfer(t *testing.T) {
 	c := startCluster(t)
 	waitReady(t, c.edge, 200)
 	if resp, err := client.Head(c.edgeURL("/large.bin")); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("HEAD: %v %v", resp, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := slowGet(ctx, c.edgeURL("/large.bin"), 64e6) // 256 MiB in about 4 s
-		done <- err
-	}()
+	done := slowLarge(t, c)
 	// Wait until the edge is streaming.
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -12,6 +12,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
@@ -30,6 +31,7 @@ type BlockStore interface {
 // Defaults of the Config fields of the same names.
 const (
 	DefaultConns        = 8
+	DefaultMaxConns     = 128
 	DefaultPipeline     = 64
 	DefaultWindow       = 32 << 20
 	DefaultMemoryLimit  = 256 << 20
@@ -43,7 +45,13 @@ type Config struct {
 	Upstreams []string    // HOST:PORT of each upstream peer server
 	Peer      peer.Config // key, node name, MPTCP, limits of the connections
 
-	Conns     int           // connections in all, spread over the upstreams; default DefaultConns
+	Conns int // connections in all to start with, spread over the upstreams; default DefaultConns
+	// MaxConns bounds the connections to one upstream; default
+	// DefaultMaxConns. Each upstream starts with its share of Conns, and
+	// its count grows while more connections carry proportionally more (a
+	// path whose rate per connection loss limits: see congestion.Sizer).
+	// At most the share (1, say): the count stays at the share.
+	MaxConns  int
 	Pipeline  int           // most requests in flight per connection; default DefaultPipeline, at most half of Peer.MaxRequests (see sched.Config)
 	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
 	Window    int64         // bytes a reader asks for ahead of its consumer; default DefaultWindow
@@ -83,6 +91,13 @@ type Config struct {
 
 	Logger *slog.Logger // nil discards
 
+	// Congestion is the process's congestion manager: the engine opens a
+	// flow in it for each connection (in the macroflow of the upstream's
+	// host), has it sample the connection's TCP state, and takes each
+	// connection's rate and round trip from it. Nil: the engine makes one
+	// of its own, on its clock, and closes it with the engine.
+	Congestion *congestion.Manager
+
 	// dial replaces peer.Dial in tests.
 	dial func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error)
 	// clock is where the engine reads time and sets its timers: the
@@ -106,6 +121,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Conns <= 0 {
 		c.Conns = DefaultConns
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.Pipeline <= 0 {
 		c.Pipeline = DefaultPipeline
@@ -175,6 +193,8 @@ type Engine struct {
 	wg     sync.WaitGroup
 	stored chan storeJob
 	sf     singleflight.Group
+	cm     *congestion.Manager
+	ownCM  bool // cm is the engine's own: closed by Close
 
 	// Owned by the loop goroutine.
 	sched      *sched.Scheduler
@@ -203,19 +223,26 @@ type Engine struct {
 	// may not pass aheadLimit, three quarters of MemoryLimit.
 	ahead      atomic.Int64
 	aheadLimit int64
+	readyConns atomic.Int64 // len(ready), for the readers' windows
 }
 
 // engConn is a connection the loop owns.
 type engConn struct {
-	id       sched.ConnID
-	up       sched.UpstreamID
-	addr     string
-	pc       *peer.Conn
-	handles  map[sched.ObjectID]*connHandle
-	reqs     map[*engReq]struct{}       // requests in flight, cancelled ones included
-	current  map[sched.ChunkKey]*engReq // the request the scheduler knows, per block
-	retrans  uint32                     // TCP segments retransmitted, when last sampled
-	lastData time.Time                  // the connection's LastData when last sampled (its wall clock)
+	id      sched.ConnID
+	up      sched.UpstreamID
+	addr    string
+	pc      *peer.Conn
+	handles map[sched.ObjectID]*connHandle
+	reqs    map[*engReq]struct{}       // requests in flight, cancelled ones included
+	current map[sched.ChunkKey]*engReq // the request the scheduler knows, per block
+	retrans uint32                     // TCP segments retransmitted, when last sampled
+	// flow is the connection in the congestion manager: busy while it
+	// has requests in flight. When the CM cannot watch the connection
+	// (not TCP), the engine feeds it the bytes of each block (fed).
+	flow      *congestion.Flow
+	fed       bool
+	delivered uint64
+	lastData  time.Time // the connection's LastData when last sampled (its wall clock)
 	// describes bounds the descriptions fetched at once on the connection
 	// (each takes two of its request slots), so that a burst of opens
 	// leaves room for the reads.
@@ -314,7 +341,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	s, err := sched.New(sched.Config{
-		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, Pipeline: cfg.Pipeline, QueueTime: cfg.QueueTime,
+		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, MaxConns: cfg.MaxConns, Pipeline: cfg.Pipeline, QueueTime: cfg.QueueTime,
 		StallTimeout: cfg.StallTimeout,
 	})
 	if err != nil {
@@ -339,6 +366,9 @@ func New(cfg Config) (*Engine, error) {
 		usable:     ^sched.UpSet(0),
 		ups:        make([]upCounters, len(cfg.Upstreams)),
 	}
+	if e.cm = cfg.Congestion; e.cm == nil {
+		e.cm, e.ownCM = congestion.New(congestion.Config{Now: cfg.clock.Now}), true
+	}
 	e.manifests.init(cfg.MaxObjects, cfg.MaxHashBytes)
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); e.loop() }()
@@ -355,6 +385,9 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
+	if e.ownCM {
+		e.cm.Close()
+	}
 	return nil
 }
 
@@ -419,7 +452,7 @@ func (e *Engine) loop() {
 					e.sample(c)
 				}
 			}
-			continue
+			continue // the new rates count from the next step
 		}
 		e.apply(timer)
 	}
@@ -428,6 +461,7 @@ func (e *Engine) loop() {
 func (e *Engine) shutdown() {
 	for _, c := range e.conns {
 		c.pc.Close()
+		c.flow.Close()
 	}
 	for _, w := range e.wants {
 		for _, r := range w.readers {
@@ -496,6 +530,7 @@ func (e *Engine) handle(ev any) {
 				e.ups[c.up].lost.Add(1)
 			}
 			e.log.Debug("upstream connection lost", "upstream", c.addr, "err", c.pc.Err())
+			c.flow.Close()
 			delete(e.conns, ev.id)
 			e.readyDirty = true
 			e.sched.Lost(now, ev.id)
@@ -582,6 +617,10 @@ func (e *Engine) onDialed(now time.Time, ev evDialed) {
 	c := &engConn{id: ev.id, up: up, addr: e.cfg.Upstreams[up], pc: ev.pc,
 		handles: make(map[sched.ObjectID]*connHandle), reqs: make(map[*engReq]struct{}), current: make(map[sched.ChunkKey]*engReq),
 		describes: make(chan struct{}, e.cfg.describes)}
+	c.flow = e.cm.Open(c.addr)
+	if err := c.flow.Watch(ev.pc.NetConn(), congestion.Receive); err != nil {
+		c.fed = true
+	}
 	e.conns[ev.id] = c
 	e.wg.Add(1)
 	go func() {
@@ -601,10 +640,16 @@ func (e *Engine) onDone(now time.Time, ev evDone) {
 	stale := ev.r.cancelled
 	if c != nil {
 		delete(c.reqs, ev.r)
+		c.flow.SetBusy(len(c.reqs) > 0)
 		ev.r.h.inflight--
 		if c.current[key] == ev.r {
 			delete(c.current, key)
 		}
+		if c.fed && ev.err == nil {
+			c.delivered += uint64(len(ev.b.buf))
+			c.flow.Observe(congestion.Sample{Delivered: c.delivered})
+		}
+		e.rate(c)
 	}
 	if stale {
 		// A request the scheduler cancelled: its slot is free now. Its
@@ -718,6 +763,7 @@ func (e *Engine) closeConn(pc *peer.Conn) {
 // or is going away) and closes it; its requests go back to the queue.
 func (e *Engine) dropConn(now time.Time, c *engConn) {
 	e.ups[c.up].lost.Add(1)
+	c.flow.Close()
 	delete(e.conns, c.id)
 	e.readyDirty = true
 	e.closeConn(c.pc)
@@ -748,6 +794,7 @@ func (e *Engine) applyOnce(timer clockwork.Timer) bool {
 	}
 	for _, id := range r.Closes {
 		if c := e.conns[id]; c != nil {
+			c.flow.Close()
 			delete(e.conns, id)
 			e.closeConn(c.pc)
 			changed = true
@@ -780,6 +827,11 @@ func (e *Engine) applyOnce(timer clockwork.Timer) bool {
 			}
 		}
 	}
+	for _, rs := range r.Resized {
+		e.ups[rs.Upstream].sizing.Store(&sizing{target: rs.To, reason: rs.Reason.String(), detail: rs.Detail})
+		e.log.Info("connections to an upstream resized", "upstream", e.cfg.Upstreams[rs.Upstream],
+			"from", rs.From, "to", rs.To, "reason", rs.Reason.String(), "detail", rs.Detail)
+	}
 	for _, u := range r.Banned {
 		e.ups[u].bans.Add(1)
 		e.log.Warn("upstream banned after sending a corrupt block", "upstream", e.cfg.Upstreams[u], "for", e.sched.Config().BanFor)
@@ -802,6 +854,7 @@ func (e *Engine) publish() {
 		ready = append(ready, c)
 	}
 	usable := e.sched.Usable(e.cfg.clock.Now())
+	e.readyConns.Store(int64(len(ready)))
 	e.mu.Lock()
 	e.ready = ready
 	e.usable = usable
@@ -923,6 +976,7 @@ func (e *Engine) issue(now time.Time, rq sched.Request) {
 	er.id = req
 	e.ups[c.up].requests.Add(1)
 	c.reqs[er] = struct{}{}
+	c.flow.SetBusy(true)
 	c.current[rq.Chunk] = er
 	h.inflight++
 	h.lastUse = now

@@ -103,7 +103,7 @@ func (r *Reader) fill(wait bool) {
 		idx, head := r.next, r.head
 		stop := r.closed || r.err != nil
 		r.mu.Unlock()
-		if stop || idx > r.last || idx-head >= r.window {
+		if stop || idx > r.last || idx-head >= r.e.window(r.window, r.bs) {
 			return
 		}
 		ahead := idx != head

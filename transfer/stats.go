@@ -19,6 +19,14 @@ type counters struct {
 // upCounters are one upstream's statistics; see UpstreamStats.
 type upCounters struct {
 	requests, bytes, refused, corrupt, bans, dials, dialFails, lost, stalls, retrans atomic.Int64
+	sizing                                                                           atomic.Pointer[sizing]
+}
+
+// sizing is an upstream's connection target and its reason, as the loop
+// last heard them from the scheduler.
+type sizing struct {
+	target         int
+	reason, detail string
 }
 
 // Stats is a snapshot of an Engine's counters.
@@ -75,7 +83,13 @@ type UpstreamStats struct {
 	Lost             int64 // connections that failed (not those closed after GOAWAY)
 	Stalls           int64 // connections closed because no data came for StallTimeout
 	Retransmits      int64 // TCP segments its connections retransmitted (sampled every 100 ms while busy)
-	Conns            []ConnStats
+	// Target is the count of connections the engine wants to the upstream,
+	// Reason the word for why (congestion.Reason: "start", "growing",
+	// "plateau", ...) and Detail the sentence the log gave; zero values
+	// until the count was first resized.
+	Target         int
+	Reason, Detail string
+	Conns          []ConnStats
 }
 
 // ConnStats is the kernel's view of one ready connection (Linux TCP_INFO;
@@ -89,6 +103,11 @@ type ConnStats struct {
 	Cwnd         uint32 // congestion window, in segments
 	DeliveryRate uint64 // bytes per second, the kernel's estimate
 	Retransmits  uint32 // segments retransmitted over the connection's life
+
+	// The congestion manager's estimates, bytes per second: while the
+	// connection has requests outstanding (Rate), and per second, idle
+	// time included (Goodput).
+	Rate, Goodput float64
 }
 
 // Upstreams returns a snapshot per upstream, in Config.Upstreams order,
@@ -105,12 +124,16 @@ func (e *Engine) Upstreams() []UpstreamStats {
 			Corrupt: u.corrupt.Load(), Bans: u.bans.Load(), Dials: u.dials.Load(), DialFails: u.dialFails.Load(),
 			Lost: u.lost.Load(), Stalls: u.stalls.Load(), Retransmits: u.retrans.Load(),
 		}
+		if sz := u.sizing.Load(); sz != nil {
+			out[i].Target, out[i].Reason, out[i].Detail = sz.target, sz.reason, sz.detail
+		}
 	}
 	for _, c := range ready {
 		if c.pc.Err() != nil {
 			continue
 		}
-		cs := ConnStats{ID: uint32(c.id), MPTCP: sockopt.MultipathTCP(c.pc.NetConn())}
+		est := c.flow.Query()
+		cs := ConnStats{ID: uint32(c.id), MPTCP: sockopt.MultipathTCP(c.pc.NetConn()), Rate: est.Rate, Goodput: est.Goodput}
 		if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
 			cs.RTT, cs.MinRTT, cs.Cwnd, cs.DeliveryRate, cs.Retransmits = ti.RTT, ti.MinRTT, ti.Cwnd, ti.DeliveryRate, ti.TotalRetrans
 		}
@@ -119,16 +142,26 @@ func (e *Engine) Upstreams() []UpstreamStats {
 	return out
 }
 
-// sample reads a busy connection's TCP state: its RTT sizes its pipeline,
-// its retransmissions count for its upstream. Only the loop calls it.
+// sample reads a busy connection's TCP state for its upstream's count of
+// retransmissions (a statistic; its estimates come from the CM, see rate).
+// Only the loop calls it.
 func (e *Engine) sample(c *engConn) {
+	e.rate(c)
 	ti, err := tcpinfo.Get(c.pc.NetConn())
 	if err != nil {
 		return
 	}
-	e.sched.SetRTT(c.id, ti.RTT)
 	if ti.TotalRetrans > c.retrans {
 		e.ups[c.up].retrans.Add(int64(ti.TotalRetrans - c.retrans))
 		c.retrans = ti.TotalRetrans
 	}
+}
+
+// rate hands the scheduler the CM's estimate of c: its round trip, which
+// sizes its pipeline, and its rate while busy, which orders the
+// connections and predicts when each delivers. Only the loop calls it.
+func (e *Engine) rate(c *engConn) {
+	est := c.flow.Query()
+	e.sched.SetRTT(c.id, est.RTT)
+	e.sched.SetRate(c.id, est.Rate, c.flow.Delivered())
 }

@@ -16,7 +16,7 @@ import (
 func TestEngine_stats(t *testing.T) {
 	data := peertest.RandomBytes(4<<20+5, 7)
 	f := newFixture(t, 2, map[string][]byte{"v.bin": data})
-	e := f.engine(t, Config{Conns: 4, Window: 2 << 20})
+	e := f.engine(t, Config{Conns: 4, MaxConns: 1, Window: 2 << 20}) // counted below: not sized
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	o, err := e.Open(ctx, "v.bin")

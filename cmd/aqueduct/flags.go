@@ -38,7 +38,12 @@ func newFlagSet(name, synopsis, about string) *commandFlags {
 
 // parse parses args and refuses arguments other than flags; a mistake has
 // been reported to the user when it returns errUsage.
-func parse(fs *commandFlags, args []string) error {
+func parse(fs *commandFlags, args []string) error { return parseArgs(fs, args, "") }
+
+// parseArgs is parse for a command that takes one argument besides its
+// flags, described by what ("ADDR, the node's admin address"); with what
+// empty it takes none.
+func parseArgs(fs *commandFlags, args []string, what string) error {
 	for _, a := range args {
 		if a == "--" {
 			break
@@ -55,12 +60,20 @@ func parse(fs *commandFlags, args []string) error {
 		}
 		return errUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "aqueduct %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return errUsage
+	want := 0
+	if what != "" {
+		want = 1
 	}
-	return nil
+	switch {
+	case fs.NArg() > want:
+		fmt.Fprintf(fs.Output(), "aqueduct %s: unexpected argument %q\n", fs.Name(), fs.Arg(want))
+	case fs.NArg() < want:
+		fmt.Fprintf(fs.Output(), "aqueduct %s: want %s\n", fs.Name(), what)
+	default:
+		return nil
+	}
+	fs.Usage()
+	return errUsage
 }
 
 // configError reports a configuration's mistakes, one per line, and says

@@ -1,5 +1,5 @@
 // Command aqueduct is the single binary of the Aqueduct video CDN. Each role
-// (origin, relay, edge) and tool (config, keygen, demo, lab) is a
+// (origin, relay, edge) and tool (config, keygen, status, demo, lab) is a
 // subcommand; run "aqueduct help" for the list and "aqueduct ROLE --help"
 // for its flags. The command only parses, wires and runs: configuration is
 // package internal/conf, the node package internal/node, the roles
@@ -33,6 +33,7 @@ func commands() []command {
 		{"edge", "serve players over HTTP, fetching over many connections and paths", roleCommand(conf.RoleEdge)},
 		{"config", "write an example configuration file, or check one", runConfig},
 		{"keygen", "print a new cluster key", runKeygen},
+		{"status", "print a running node's congestion estimates and connections", runStatus},
 		{"demo", "run origin, two relays and an edge on loopback with sample content", runDemo},
 		{"lab", "WAN testbed: run experiments over emulated links (root)", runLab},
 	}

@@ -93,7 +93,8 @@ type HTTP struct {
 
 // Transfer configures the parallel transfer engine of a relay or edge.
 type Transfer struct {
-	Conns    int  // transfer.conns: connections to the upstreams in all
+	Conns    int  // transfer.conns: connections to the upstreams in all to start with
+	MaxConns int  // transfer.max_conns: most connections to one upstream
 	Pipeline int  // transfer.pipeline: most requests in flight per connection
 	Window   Size // transfer.window: bytes fetched ahead of each reader
 	Memory   Size // transfer.memory: block buffers of all readers together
@@ -131,6 +132,7 @@ func Default(role Role) Config {
 		HTTP: HTTP{WriteTimeout: 30 * time.Second, MaxConns: 4096, MaxConnsPerClient: 256},
 		Transfer: Transfer{
 			Conns:        transfer.DefaultConns,
+			MaxConns:     transfer.DefaultMaxConns,
 			Pipeline:     transfer.DefaultPipeline,
 			Window:       transfer.DefaultWindow,
 			Memory:       transfer.DefaultMemoryLimit,

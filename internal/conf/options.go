@@ -64,8 +64,10 @@ var options = []option{
 	{"http.max_conns_per_client", "max-conns-per-client", originEdge, "most HTTP connections from one IP address; past it a new one is answered 429 and closed",
 		func(c *Config) value { return intValue{&c.HTTP.MaxConnsPerClient} }},
 
-	{"transfer.conns", "conns", relayEdge, "connections to the upstreams in all",
+	{"transfer.conns", "conns", relayEdge, "connections to the upstreams in all to start with, each upstream its share",
 		func(c *Config) value { return intValue{&c.Transfer.Conns} }},
+	{"transfer.max_conns", "max-upstream-conns", relayEdge, "most connections to one upstream: its count grows from its share of transfer.conns while more connections carry more (a path where loss limits each connection); at most the share keeps the count fixed",
+		func(c *Config) value { return intValue{&c.Transfer.MaxConns} }},
 	{"transfer.pipeline", "pipeline", relayEdge, "most requests in flight per connection, at most 64 (each keeps about 500 ms of requests at its rate)",
 		func(c *Config) value { return intValue{&c.Transfer.Pipeline} }},
 	{"transfer.window", "window", relayEdge, "bytes fetched ahead of each reader (edge: a player's request; relay: one downstream READ)",

@@ -90,6 +90,9 @@ func (c *Config) Validate() error {
 		if t.Conns < 1 || t.Conns > maxConns {
 			bad("transfer.conns", "%d: want 1 to %d", t.Conns, maxConns)
 		}
+		if t.MaxConns < 1 || t.MaxConns > maxConns {
+			bad("transfer.max_conns", "%d: want 1 to %d", t.MaxConns, maxConns)
+		}
 		if t.Pipeline < 1 || t.Pipeline > maxPipeline {
 			bad("transfer.pipeline", "%d: want 1 to %d", t.Pipeline, maxPipeline)
 		}

@@ -19,6 +19,7 @@ func (n *Node) adminHandler() http.Handler {
 		fmt.Fprintln(w, "/healthz   200 while the process runs")
 		fmt.Fprintln(w, "/readyz    200 when the node can serve, else 503 and why")
 		fmt.Fprintln(w, "/metrics   Prometheus metrics")
+		fmt.Fprintln(w, "/status    congestion estimates per macroflow and connection, JSON (aqueduct status ADDR)")
 		if n.cfg.Admin.Pprof {
 			fmt.Fprintln(w, "/debug/pprof/   Go profiler")
 		}
@@ -28,6 +29,7 @@ func (n *Node) adminHandler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", n.readyz)
+	mux.HandleFunc("GET /status", n.serveStatus)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 	}))

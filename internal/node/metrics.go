@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/internal/conf"
 	"github.com/aqueduct-cdn/aqueduct/internal/store"
 	"github.com/aqueduct-cdn/aqueduct/peer"
@@ -25,6 +26,13 @@ import (
 //
 //	aqueduct_build_info{version,revision,go_version,role,name}  1
 //	go_*, process_*                                  Go runtime and process
+//
+// Congestion manager (every node; macroflows appear with their first flow):
+//
+//	aqueduct_macroflow_flows{macroflow}              flows (connections) to the destination host
+//	aqueduct_macroflow_rate_bytes_per_second{macroflow}     rate while busy, its flows' added
+//	aqueduct_macroflow_goodput_bytes_per_second{macroflow}  delivered per second, idle time included
+//	aqueduct_macroflow_rtt_seconds{macroflow}, _min_rtt_seconds, aqueduct_macroflow_loss_ratio
 //
 // HTTP servers (origin, edge):
 //
@@ -76,6 +84,10 @@ import (
 //	aqueduct_upstream_min_rtt_seconds{upstream,conn}
 //	aqueduct_upstream_delivery_rate_bytes_per_second{upstream,conn}
 //	aqueduct_upstream_cwnd_segments{upstream,conn}
+//	aqueduct_upstream_conn_rate_bytes_per_second{upstream,conn}     the CM's estimates of each connection
+//	aqueduct_upstream_conn_goodput_bytes_per_second{upstream,conn}
+//	aqueduct_upstream_connections_target{upstream}   connections wanted (sizing), once first resized
+//	aqueduct_upstream_sizing{upstream,reason}        1 for the reason of the target
 
 // registerProcess registers what every node exports.
 func registerProcess(reg *prometheus.Registry, cfg conf.Config) {
@@ -185,6 +197,7 @@ var (
 		reclaimed, memWaits, memBusy, staleOpens, hedges             *prometheus.Desc
 		conns, requests, bytes, errors, bans, retrans                *prometheus.Desc
 		rtt, minRTT, rate, cwnd                                      *prometheus.Desc
+		cmRate, cmGoodput, target, sizing                            *prometheus.Desc
 	}{
 		objects:     desc("aqueduct_transfers_active", "Objects open in the transfer engine."),
 		readers:     desc("aqueduct_readers_active", "Byte-range readers open in the transfer engine."),
@@ -208,6 +221,10 @@ var (
 		minRTT:      desc("aqueduct_upstream_min_rtt_seconds", "Lowest round-trip time seen on a connection (TCP_INFO).", connLabels...),
 		rate:        desc("aqueduct_upstream_delivery_rate_bytes_per_second", "The kernel's estimate of a connection's delivery rate (TCP_INFO).", connLabels...),
 		cwnd:        desc("aqueduct_upstream_cwnd_segments", "Congestion window of a connection (TCP_INFO).", connLabels...),
+		cmRate:      desc("aqueduct_upstream_conn_rate_bytes_per_second", "The congestion manager's estimate of what a connection delivers while it has requests outstanding.", connLabels...),
+		cmGoodput:   desc("aqueduct_upstream_conn_goodput_bytes_per_second", "The congestion manager's estimate of what a connection delivers per second, idle time included.", connLabels...),
+		target:      desc("aqueduct_upstream_connections_target", "Connections the engine wants to the upstream (grown from its share of transfer.conns while more connections carry more, up to transfer.max_conns).", upLabels...),
+		sizing:      desc("aqueduct_upstream_sizing", "Why the upstream's connection target is what it is: 1 for the current reason (start, demand-limited, probing, growing, plateau, max).", "upstream", "reason"),
 	}
 )
 
@@ -231,7 +248,8 @@ func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &engineDescs
 	for _, desc := range []*prometheus.Desc{d.objects, d.readers, d.memory, d.memoryLimit, d.copies, d.wasted, d.drops,
 		d.reclaimed, d.memWaits, d.memBusy, d.staleOpens, d.hedges,
-		d.conns, d.requests, d.bytes, d.errors, d.bans, d.retrans, d.rtt, d.minRTT, d.rate, d.cwnd} {
+		d.conns, d.requests, d.bytes, d.errors, d.bans, d.retrans, d.rtt, d.minRTT, d.rate, d.cwnd,
+		d.cmRate, d.cmGoodput, d.target, d.sizing} {
 		ch <- desc
 	}
 }
@@ -263,17 +281,65 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.errors, u.Stalls, u.Addr, "stall")
 		counter(d.bans, u.Bans, u.Addr)
 		counter(d.retrans, u.Retransmits, u.Addr)
+		if u.Target > 0 {
+			gauge(d.target, float64(u.Target), u.Addr)
+			gauge(d.sizing, 1, u.Addr, u.Reason)
+		}
 		// Connections are labelled by their place among the upstream's,
 		// not by their IDs, which grow with every redial: the series stay
 		// few however often connections are replaced.
-		slices.SortFunc(u.Conns, func(a, b transfer.ConnStats) int { return cmp.Compare(a.ID, b.ID) })
+		sortConns(u.Conns)
 		for i, cs := range u.Conns {
 			id := strconv.Itoa(i)
 			gauge(d.rtt, cs.RTT.Seconds(), u.Addr, id)
 			gauge(d.minRTT, cs.MinRTT.Seconds(), u.Addr, id)
 			gauge(d.rate, float64(cs.DeliveryRate), u.Addr, id)
 			gauge(d.cwnd, float64(cs.Cwnd), u.Addr, id)
+			gauge(d.cmRate, cs.Rate, u.Addr, id)
+			gauge(d.cmGoodput, cs.Goodput, u.Addr, id)
 		}
+	}
+}
+
+// sortConns orders connections by ID, oldest first.
+func sortConns(cs []transfer.ConnStats) {
+	slices.SortFunc(cs, func(a, b transfer.ConnStats) int { return cmp.Compare(a.ID, b.ID) })
+}
+
+var (
+	mfLabels        = []string{"macroflow"}
+	congestionDescs = struct{ flows, rate, goodput, rtt, minRTT, loss *prometheus.Desc }{
+		flows:   desc("aqueduct_macroflow_flows", "Flows (connections) in the macroflow: the connections to one destination host.", mfLabels...),
+		rate:    desc("aqueduct_macroflow_rate_bytes_per_second", "The congestion manager's estimate of the macroflow's rate: its flows' rates while busy, added.", mfLabels...),
+		goodput: desc("aqueduct_macroflow_goodput_bytes_per_second", "What the macroflow's flows delivered together per second.", mfLabels...),
+		rtt:     desc("aqueduct_macroflow_rtt_seconds", "The macroflow's smoothed round trip, its flows' weighted by rate.", mfLabels...),
+		minRTT:  desc("aqueduct_macroflow_min_rtt_seconds", "The least round trip seen on the macroflow's flows.", mfLabels...),
+		loss:    desc("aqueduct_macroflow_loss_ratio", "The part of what the macroflow's senders sent that was lost (seen on flows this node sends on).", mfLabels...),
+	}
+)
+
+// congestionCollector exports the congestion manager's macroflows.
+type congestionCollector struct{ m *congestion.Manager }
+
+func (c congestionCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := &congestionDescs
+	for _, desc := range []*prometheus.Desc{d.flows, d.rate, d.goodput, d.rtt, d.minRTT, d.loss} {
+		ch <- desc
+	}
+}
+
+func (c congestionCollector) Collect(ch chan<- prometheus.Metric) {
+	d, out := &congestionDescs, sink(ch)
+	for _, mf := range c.m.Snapshot() {
+		out.gauge(d.flows, float64(mf.Flows), mf.Name)
+		if !mf.Known() {
+			continue
+		}
+		out.gauge(d.rate, mf.Rate, mf.Name)
+		out.gauge(d.goodput, mf.Goodput, mf.Name)
+		out.gauge(d.rtt, mf.RTT.Seconds(), mf.Name)
+		out.gauge(d.minRTT, mf.MinRTT.Seconds(), mf.Name)
+		out.gauge(d.loss, mf.Loss, mf.Name)
 	}
 }
 

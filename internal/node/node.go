@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/internal/conf"
 	"github.com/aqueduct-cdn/aqueduct/internal/loglimit"
 	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
@@ -58,6 +59,8 @@ type Node struct {
 	reg    *prometheus.Registry
 	stdout io.Writer
 
+	cm       *congestion.Manager // the process's congestion manager
+	engine   *transfer.Engine    // set by StartEngine, under mu
 	adminLn  net.Listener
 	adminSrv *http.Server
 	http     *httpMetrics // made with the first HTTP server
@@ -120,12 +123,17 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 	for _, k := range cfg.Unused() {
 		log.Info("configuration key not used by this role; ignored", "key", k, "role", cfg.Role)
 	}
+	// One congestion manager for everything the node fetches and sends;
+	// closed last (closers run in reverse), after the engine's flows.
+	n.cm = congestion.New(congestion.Config{})
+	n.OnClose(func() error { n.cm.Close(); return nil })
 	if err := sockopt.Check(cfg.Peer.Congestion); err != nil && !errors.Is(err, sockopt.ErrUnsupported) {
 		log.Warn("cannot use the requested congestion control for peer links; they use the kernel's default",
 			"congestion", cfg.Peer.Congestion, "err", err,
 			"hint", "load its module and list it in net.ipv4.tcp_allowed_congestion_control")
 	}
 	registerProcess(n.reg, cfg)
+	n.reg.MustRegister(congestionCollector{n.cm})
 	if cfg.Admin.Listen != "-" {
 		ln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
@@ -279,8 +287,9 @@ func (n *Node) OpenStore(dir string) (*store.Store, error) {
 func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 	t := n.cfg.Transfer
 	tc := transfer.Config{
-		Upstreams: n.cfg.Upstreams, Peer: n.peer, Conns: t.Conns, Pipeline: t.Pipeline,
-		Window: int64(t.Window), MemoryLimit: int64(t.Memory), MemoryWait: t.MemoryWait, Logger: n.log,
+		Upstreams: n.cfg.Upstreams, Peer: n.peer, Conns: t.Conns, MaxConns: t.MaxConns, Pipeline: t.Pipeline,
+		Congestion: n.cm,
+		Window:     int64(t.Window), MemoryLimit: int64(t.Memory), MemoryWait: t.MemoryWait, Logger: n.log,
 		StaleIfError: t.StaleIfError,
 	}
 	if t.StaleIfError == 0 {
@@ -306,7 +315,10 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 		return nil
 	})
 	n.reg.MustRegister(engineCollector{e})
-	n.Describe("upstreams", n.cfg.Upstreams, "conns", t.Conns)
+	n.mu.Lock()
+	n.engine = e
+	n.mu.Unlock()
+	n.Describe("upstreams", n.cfg.Upstreams, "conns", t.Conns, "max_upstream_conns", t.MaxConns)
 	return e, nil
 }
 

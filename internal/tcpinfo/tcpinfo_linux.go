@@ -21,14 +21,25 @@ func get(rc syscall.RawConn) (Info, error) {
 	if serr != nil {
 		return Info{}, serr
 	}
+	us := func(v uint64) time.Duration { return time.Duration(v) * time.Microsecond }
 	return Info{
-		RTT:          time.Duration(ti.Rtt) * time.Microsecond,
-		MinRTT:       time.Duration(ti.Min_rtt) * time.Microsecond,
-		Cwnd:         ti.Snd_cwnd,
-		DeliveryRate: ti.Delivery_rate,
-		TotalRetrans: ti.Total_retrans,
-		BytesAcked:   ti.Bytes_acked,
-		Unacked:      ti.Unacked,
-		NotSent:      ti.Notsent_bytes,
+		RTT:           us(uint64(ti.Rtt)),
+		MinRTT:        us(uint64(ti.Min_rtt)),
+		RcvRTT:        us(uint64(ti.Rcv_rtt)),
+		Cwnd:          ti.Snd_cwnd,
+		DeliveryRate:  ti.Delivery_rate,
+		PacingRate:    ti.Pacing_rate,
+		TotalRetrans:  ti.Total_retrans,
+		RTOs:          ti.Total_rto,
+		BytesAcked:    ti.Bytes_acked,
+		SegsOut:       ti.Segs_out,
+		Unacked:       ti.Unacked,
+		NotSent:       ti.Notsent_bytes,
+		BusyTime:      us(ti.Busy_time),
+		RwndLimited:   us(ti.Rwnd_limited),
+		SndbufLimited: us(ti.Sndbuf_limited),
+		BytesReceived: ti.Bytes_received,
+		DataSegsIn:    ti.Data_segs_in,
+		OutOfOrder:    ti.Rcv_ooopack,
 	}, nil
 }

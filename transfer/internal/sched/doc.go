@@ -20,10 +20,17 @@
 //  3. Call Tick(now) at Ready's Deadline at the latest.
 //
 // Connections are spread over the reachable upstreams; each keeps about
-// Config.QueueTime of requests at its measured rate (within MinPipeline and
+// Config.QueueTime of requests at its measured rate (within two and
 // Pipeline); the most urgent blocks go to the fastest connections, and a
 // block late on a stalled or slow connection gets a second copy on an idle
 // one (the first copy to arrive wins). An upstream that sends a corrupt
 // block is banned; one that fails repeatedly loses its share of connections
 // until a probe succeeds.
+//
+// The rates come from the driver (SetRate: the congestion manager's
+// estimate of each connection's flow); the scheduler keeps none of its
+// own. With Config.MaxConns, each upstream's count of connections is sized
+// by a congestion.Sizer from the bytes its connections deliver while work
+// waits for them: it grows where more connections carry more (a path whose
+// rate per connection loss limits) and stays where they only share.
 package sched

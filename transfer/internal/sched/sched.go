@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 )
 
 // ConnID names a connection in the Scheduler. The Scheduler assigns them in
@@ -56,12 +58,21 @@ type Config struct {
 	Upstreams int // number of upstreams, 1..MaxUpstreams
 	Conns     int // connections in all, spread over the reachable upstreams; default 8
 
+	// MaxConns turns on sizing: each reachable upstream starts with its
+	// share of Conns and a congestion.Sizer grows its count while more
+	// connections carry proportionally more (a loss-limited path), up to
+	// MaxConns per upstream. Zero, or no more than the share: the count
+	// stays at the share.
+	MaxConns int
+	// Sizing tunes the sizers (Min, Max and Initial are the scheduler's).
+	Sizing congestion.SizerConfig
+
 	// Pipeline bounds the requests in flight per connection; default 64.
 	// Within it, each connection keeps about QueueTime of requests at its
-	// measured rate (at least MinPipeline, and MinPipeline until it has a
-	// rate): enough to cover a round trip, so that one connection can fill
-	// a long path, and no more, so that a slow connection does not hold
-	// blocks the reader needs soon.
+	// measured rate (at least two, and MinPipeline until it has a rate):
+	// enough to cover a round trip, so that one connection can fill a long
+	// path, and no more, so that a slow connection does not hold blocks
+	// the reader needs soon.
 	Pipeline    int
 	MinPipeline int           // default 4
 	QueueTime   time.Duration // default 500 ms
@@ -136,6 +147,7 @@ type Ready struct {
 	Failures []Failure
 	Banned   []UpstreamID // upstreams banned by this batch, for the log
 	Stalled  []ConnID     // connections among Closes closed because they stalled, for the metrics
+	Resized  []Resize     // upstreams whose connection count the sizing changed, for the log
 	// Deadline is when Tick must be called next at the latest; zero if
 	// nothing is timed.
 	Deadline time.Time
@@ -144,6 +156,14 @@ type Ready struct {
 // Empty reports whether r holds no action.
 func (r *Ready) Empty() bool {
 	return len(r.Closes)+len(r.Dials)+len(r.Cancels)+len(r.Requests)+len(r.Failures) == 0
+}
+
+// Resize reports that sizing changed an upstream's connection count.
+type Resize struct {
+	Upstream UpstreamID
+	From, To int
+	Reason   congestion.Reason
+	Detail   string
 }
 
 // UpSet is a set of upstreams.
@@ -159,6 +179,13 @@ type upstream struct {
 	bannedUntil time.Time
 	unusable    bool      // said it does not speak the protocol or hold the key; see Unusable
 	hurriedAt   time.Time // the last Hurry that brought retryAt forward
+
+	// Sizing (Config.MaxConns): the upstream's sizer, made when it first
+	// gets its share of connections, and the last step after which no
+	// queued work waited for it (it was demand-limited then).
+	sizer  *congestion.Sizer
+	idleAt time.Time
+	gone   uint64 // bytes delivered by its connections that are gone
 }
 
 // conn is a connection's state. Invariants: inflight holds at most
@@ -175,16 +202,16 @@ type conn struct {
 	// not ended yet: they still hold a buffer and the connection's
 	// bandwidth, so they take pipeline slots until CancelEnded.
 	cancelling int
-	// rate is a moving average of the connection's service rate in bytes
-	// per second; 0 until its first completion.
-	rate     float64
-	avgSize  float64       // moving average of the sizes of the blocks it served
-	accBusy  time.Duration // the rate sample in progress: service time
-	accBytes int64         // and bytes completed in it
-	rtt      time.Duration // the connection's round trip, from the kernel; 0 if unknown
-	lastDone time.Time     // last completion, start of the next service period
-	lastData time.Time     // last time data arrived (Activity) or a request was sent to an idle conn
-	served   int           // completed requests
+	// rate is the connection's service rate in bytes per second: what it
+	// delivers while it has requests outstanding, as the congestion
+	// manager estimates it (SetRate); 0 until known.
+	rate      float64
+	delivered uint64        // bytes it delivered in all (SetRate)
+	avgSize   float64       // moving average of the sizes of the blocks it served
+	rtt       time.Duration // the connection's round trip, from the kernel; 0 if unknown
+	lastDone  time.Time     // last completion, start of the next service period
+	lastData  time.Time     // last time data arrived (Activity) or a request was sent to an idle conn
+	served    int           // completed requests
 }
 
 type chunkCopy struct {
@@ -308,8 +335,9 @@ func (s *Scheduler) Completed(now time.Time, id ConnID, k ChunkKey) {
 	}
 	if cn != nil {
 		if !start.IsZero() && c != nil {
-			cn.observe(now, start, c.size)
+			cn.observe(c.size)
 		}
+		cn.lastDone = now
 		cn.lastData = now
 		cn.served++
 		if s.ups[cn.up].failures != 0 {
@@ -449,6 +477,22 @@ func (s *Scheduler) SetRTT(id ConnID, rtt time.Duration) {
 	if cn := s.conns[id]; cn != nil && rtt > 0 {
 		cn.rtt = rtt
 	}
+}
+
+// SetRate reports what the congestion manager knows of a connection's
+// flow: its rate in bytes per second while it has requests outstanding
+// (its service rate; 0 if not known yet), and the bytes it has delivered
+// in all (which sizing adds up per upstream). The scheduler keeps no rate
+// estimate of its own. It takes effect at the next step.
+func (s *Scheduler) SetRate(id ConnID, rate float64, delivered uint64) {
+	cn := s.conns[id]
+	if cn == nil {
+		return
+	}
+	if rate > 0 {
+		cn.rate = rate
+	}
+	cn.delivered = max(cn.delivered, delivered)
 }
 
 // Unusable reports that upstream u answered in a way that retrying soon
@@ -617,7 +661,7 @@ func (s *Scheduler) drop(c *chunk) {
 
 // remove forgets a connection and requeues its requests.
 func (s *Scheduler) remove(cn *conn) {
-	delete(s.conns, cn.id)
+	s.forget(cn)
 	for _, c := range cn.inflight {
 		c.removeCopy(cn.id)
 		if len(c.copies) == 0 && !c.queued {
@@ -625,6 +669,13 @@ func (s *Scheduler) remove(cn *conn) {
 		}
 	}
 	cn.inflight = nil
+}
+
+// forget deletes a ready connection, keeping its bytes in its upstream's
+// count for sizing.
+func (s *Scheduler) forget(cn *conn) {
+	s.ups[cn.up].gone += cn.delivered
+	delete(s.conns, cn.id)
 }
 
 func (s *Scheduler) maybeFinishDrain(cn *conn) {
@@ -697,6 +748,7 @@ func (s *Scheduler) sortedConns() []*conn {
 
 // step brings the connection pool to its targets and assigns work.
 func (s *Scheduler) step(now time.Time) {
+	s.resize(now)
 	if s.poolDirty {
 		s.poolDirty = false
 		s.balance(now)
@@ -746,6 +798,56 @@ func (s *Scheduler) step(now time.Time) {
 	s.failUnservable()
 	s.assign(now)
 	s.duplicate(now)
+	if s.cfg.MaxConns > 0 {
+		for u := range s.ups {
+			if s.firstEligible(UpstreamID(u)) == nil {
+				s.ups[u].idleAt = now // nothing waits for it: demand-limited now
+			}
+		}
+	}
+}
+
+// resize feeds each sized upstream's sizer the state of its connections:
+// how many are up, the bytes they delivered, and when it was last
+// demand-limited. A changed target rebalances the pool.
+func (s *Scheduler) resize(now time.Time) {
+	if s.cfg.MaxConns <= 0 {
+		return
+	}
+	for u := range s.ups {
+		up := &s.ups[u]
+		if up.sizer == nil || s.banned(now, UpstreamID(u)) || !s.reachable(now, UpstreamID(u)) {
+			continue
+		}
+		n, delivered, rtt := 0, up.gone, time.Duration(0)
+		for _, cn := range s.conns {
+			if cn.up != UpstreamID(u) {
+				continue
+			}
+			delivered += cn.delivered
+			if !cn.drain && cn.ready {
+				n++
+				rtt = max(rtt, cn.rtt)
+			}
+		}
+		from := up.sizer.Target()
+		if up.sizer.Observe(now, n, delivered, rtt, up.idleAt) {
+			r, detail := up.sizer.Reason()
+			s.ready.Resized = append(s.ready.Resized, Resize{Upstream: UpstreamID(u), From: from, To: up.sizer.Target(), Reason: r, Detail: detail})
+			s.poolDirty = true
+		}
+	}
+}
+
+// Sizing returns an upstream's connection target and why it is what it
+// is; ok is false if the upstream is not sized.
+func (s *Scheduler) Sizing(u UpstreamID) (target int, r congestion.Reason, detail string, ok bool) {
+	if int(u) >= len(s.ups) || s.ups[u].sizer == nil {
+		return 0, 0, "", false
+	}
+	sz := s.ups[u].sizer
+	r, detail = sz.Reason()
+	return sz.Target(), r, detail, true
 }
 
 // balance dials and drains so that each reachable upstream has its share
@@ -772,6 +874,16 @@ func (s *Scheduler) balance(now time.Time) {
 		target[u] = s.cfg.Conns / len(reach)
 		if i < s.cfg.Conns%len(reach) {
 			target[u]++
+		}
+		if share := target[u]; share > 0 && s.cfg.MaxConns > share {
+			up := &s.ups[u]
+			if up.sizer == nil {
+				cfg := s.cfg.Sizing
+				cfg.Min, cfg.Initial, cfg.Max = share, share, s.cfg.MaxConns
+				up.sizer = congestion.NewSizer(cfg)
+			}
+			up.sizer.SetMin(share)
+			target[u] = up.sizer.Target()
 		}
 	}
 	for u := range s.ups {
@@ -1146,7 +1258,8 @@ func (s *Scheduler) deadline(now time.Time) time.Time {
 }
 
 // depth is how many requests cn may have in flight: QueueTime of blocks at
-// its rate, within [MinPipeline, Pipeline].
+// its rate, within [2, Pipeline] once its rate is known, MinPipeline
+// before.
 func (s *Scheduler) depth(cn *conn) int {
 	if cn.rate <= 0 || cn.avgSize <= 0 {
 		return s.cfg.MinPipeline
@@ -1156,7 +1269,11 @@ func (s *Scheduler) depth(cn *conn) int {
 	// the queue it should hold; without it, on a path whose round trip
 	// exceeds QueueTime, rate and depth would shrink each other.
 	d := int(math.Ceil(cn.rate * (s.cfg.QueueTime + cn.rtt).Seconds() / cn.avgSize))
-	return min(max(d, s.cfg.MinPipeline), s.cfg.Pipeline)
+	// A measured connection slower than a block per QueueTime keeps two:
+	// one arriving, one behind it so that the link never waits for a
+	// request. More would only hold blocks others could fetch sooner, and
+	// the window a reader asks for would run out with fewer connections.
+	return min(max(d, min(2, s.cfg.MinPipeline)), s.cfg.Pipeline)
 }
 
 // busy is the number of pipeline slots in use.
@@ -1178,38 +1295,14 @@ func (cn *conn) removeAt(i int) time.Time {
 	return time.Time{}
 }
 
-// observe folds one completion into the rate estimate. A request's
-// service period runs from when it was sent or when the previous one
-// ended, whichever is later. Completions come in bursts (a retransmission
-// fills a hole and releases everything queued behind it), so the rate is
-// measured over at least rateInterval of service time, not per completion.
-func (cn *conn) observe(now, start time.Time, size int64) {
-	begin := start
-	if cn.lastDone.After(begin) {
-		begin = cn.lastDone
-	}
-	cn.accBusy += max(now.Sub(begin), 0)
-	cn.accBytes += size
-	cn.lastDone = now
+// observe folds one completion's size into the average block size.
+func (cn *conn) observe(size int64) {
 	if cn.avgSize == 0 {
 		cn.avgSize = float64(size)
 	} else {
 		cn.avgSize = 0.75*cn.avgSize + 0.25*float64(size)
 	}
-	if cn.accBusy < rateInterval {
-		return
-	}
-	sample := float64(cn.accBytes) / cn.accBusy.Seconds()
-	if cn.rate == 0 {
-		cn.rate = sample
-	} else {
-		cn.rate = 0.5*cn.rate + 0.5*sample
-	}
-	cn.accBusy, cn.accBytes = 0, 0
 }
-
-// rateInterval is the shortest interval a rate sample covers.
-const rateInterval = 250 * time.Millisecond
 
 func (c *chunk) removeCopy(id ConnID) {
 	c.copies = slices.DeleteFunc(c.copies, func(cp chunkCopy) bool { return cp.conn == id })

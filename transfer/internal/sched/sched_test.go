@@ -1,11 +1,16 @@
 package sched
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 )
 
 // sim drives a Scheduler against simulated upstreams in virtual time: each
@@ -29,16 +34,24 @@ type sim struct {
 	cancels   int
 	banned    []UpstreamID
 	deadline  time.Time
+	cm        *congestion.Manager // the rates, as the engine's come from its CM
+	// stream serves the connections as a fluid (see flow), not block by
+	// block, so that data arrives as it is served, as on a real connection.
+	stream bool
 
 	onComplete func(ChunkKey) // called for each first completion
 }
 
 type simUp struct {
-	rate    float64 // bytes per second per connection
-	rtt     time.Duration
-	down    bool // dials fail
-	corrupt bool // every block fails verification
-	refuse  bool // every request is refused
+	rate float64 // bytes per second per connection
+	// capacity, if set, bounds the rate of all the upstream's connections
+	// together (stream sims only): it is shared evenly among those that
+	// are sending.
+	capacity float64
+	rtt      time.Duration
+	down     bool // dials fail
+	corrupt  bool // every block fails verification
+	refuse   bool // every request is refused
 }
 
 type simConn struct {
@@ -47,7 +60,95 @@ type simConn struct {
 	busyUntil time.Time
 	pending   map[ChunkKey]bool
 	rate      float64 // overrides the upstream's if set
+
+	// The connection's flow in the sim's congestion manager: busy while
+	// it has requests pending, observed at every completion.
+	flow      *congestion.Flow
+	delivered uint64
+	fluid     []fluidReq // requests queued on the connection, for stream
 }
+
+// fluidReq is a request a stream sim serves: from ready on, its bytes
+// left go at the connection's share of its upstream's rate.
+type fluidReq struct {
+	key   ChunkKey
+	ready time.Time
+	left  float64
+}
+
+// fluidStep is the time step of a stream sim.
+const fluidStep = 10 * time.Millisecond
+
+// flow serves stream sims' connections as a fluid, one step at a time:
+// each connection whose head request is ready gets min(its rate, its
+// upstream's capacity shared evenly), as TCP flows through one bottleneck
+// would; data arrives continuously, and the driver hears of it (Activity,
+// the flow's samples) every 100 ms as the engine's sampler would.
+func (m *sim) flow() {
+	m.at(fluidStep, func() {
+		active := map[UpstreamID]int{}
+		for _, sc := range m.conns {
+			m.dropCancelled(sc)
+			if len(sc.fluid) > 0 && !m.now.Before(sc.fluid[0].ready) {
+				active[sc.up]++
+			}
+		}
+		report := m.now.Sub(time.Unix(1_000_000, 0))%(100*time.Millisecond) == 0
+		for _, sc := range sortedSimConns(m.conns) {
+			if len(sc.fluid) > 0 && !m.now.Before(sc.fluid[0].ready) {
+				up := m.ups[sc.up]
+				rate := up.rate
+				if sc.rate > 0 {
+					rate = sc.rate
+				}
+				if up.capacity > 0 {
+					rate = min(rate, up.capacity/float64(active[sc.up]))
+				}
+				head := &sc.fluid[0]
+				got := min(head.left, rate*fluidStep.Seconds())
+				head.left -= got
+				sc.delivered += uint64(got)
+				if head.left <= 0 {
+					key := head.key
+					sc.fluid = sc.fluid[1:]
+					m.complete(sc, key)
+					continue
+				}
+			}
+			if report && m.conns[sc.id] == sc {
+				sc.flow.Observe(congestion.Sample{At: m.now, Delivered: sc.delivered})
+				m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered)
+				if len(sc.fluid) > 0 {
+					m.s.Activity(sc.id, m.now)
+				}
+			}
+		}
+		if report {
+			m.apply()
+		}
+		m.flow()
+	})
+}
+
+// dropCancelled removes from the head of sc's fluid queue the requests
+// cancelled (no longer pending): the server stops sending them.
+func (m *sim) dropCancelled(sc *simConn) {
+	for len(sc.fluid) > 0 && !sc.pending[sc.fluid[0].key] {
+		sc.fluid = sc.fluid[1:]
+	}
+}
+
+func sortedSimConns(conns map[ConnID]*simConn) []*simConn {
+	out := make([]*simConn, 0, len(conns))
+	for _, sc := range conns {
+		out = append(out, sc)
+	}
+	slices.SortFunc(out, func(a, b *simConn) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// setBusy tells the flow whether sc has requests pending.
+func (sc *simConn) setBusy() { sc.flow.SetBusy(len(sc.pending) > 0) }
 
 type event struct {
 	at  time.Time
@@ -80,7 +181,7 @@ func newSim(t *testing.T, cfg Config, ups ...*simUp) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &sim{
+	m := &sim{
 		t: t, s: s, now: time.Unix(1_000_000, 0), ups: ups,
 		conns:     make(map[ConnID]*simConn),
 		wanted:    make(map[ChunkKey]bool),
@@ -89,6 +190,9 @@ func newSim(t *testing.T, cfg Config, ups ...*simUp) *sim {
 		perConn:   make(map[ConnID]int),
 		perUp:     make(map[UpstreamID]int),
 	}
+	m.cm = congestion.New(congestion.Config{Now: func() time.Time { return m.now }})
+	t.Cleanup(m.cm.Close)
+	return m
 }
 
 func (m *sim) at(d time.Duration, fn func()) {
@@ -101,6 +205,9 @@ func (m *sim) apply() {
 	r := m.s.Ready(m.now)
 	m.banned = append(m.banned, r.Banned...)
 	for _, id := range r.Closes {
+		if sc := m.conns[id]; sc != nil {
+			sc.flow.Close()
+		}
 		delete(m.conns, id)
 	}
 	for _, d := range r.Dials {
@@ -110,7 +217,10 @@ func (m *sim) apply() {
 			if m.ups[d.Upstream].down {
 				m.s.Dialed(m.now, d.Conn, false)
 			} else {
-				m.conns[d.Conn] = &simConn{id: d.Conn, up: d.Upstream, pending: map[ChunkKey]bool{}}
+				sc := &simConn{id: d.Conn, up: d.Upstream, pending: map[ChunkKey]bool{},
+					flow: m.cm.Open(fmt.Sprintf("up%d:%d", d.Upstream, d.Conn))}
+				sc.flow.Observe(congestion.Sample{At: m.now}) // the baseline, as Watch takes it
+				m.conns[d.Conn] = sc
 				m.s.Dialed(m.now, d.Conn, true)
 				m.s.SetRTT(d.Conn, up.rtt) // as the engine does from TCP_INFO
 			}
@@ -124,6 +234,7 @@ func (m *sim) apply() {
 			continue
 		}
 		delete(sc.pending, c.Chunk)
+		sc.setBusy()
 		// The server answers the CANCEL a round trip later; the driver
 		// then reports that the cancelled request ended.
 		id := c.Conn
@@ -142,7 +253,12 @@ func (m *sim) apply() {
 			m.t.Fatalf("chunk %v requested twice on conn %d", rq.Chunk, rq.Conn)
 		}
 		sc.pending[rq.Chunk] = true
+		sc.setBusy()
 		up := m.ups[sc.up]
+		if m.stream {
+			sc.fluid = append(sc.fluid, fluidReq{key: rq.Chunk, ready: m.now.Add(up.rtt), left: blockSize})
+			continue
+		}
 		rate := up.rate
 		if sc.rate > 0 {
 			rate = sc.rate
@@ -159,27 +275,8 @@ func (m *sim) apply() {
 			if sc2 != sc || !sc.pending[rq.Chunk] {
 				return // closed or cancelled
 			}
-			delete(sc.pending, rq.Chunk)
-			m.s.Activity(rq.Conn, m.now)
-			switch {
-			case m.ups[sc.up].corrupt:
-				m.s.Failed(m.now, rq.Conn, rq.Chunk, CauseCorrupt)
-			case m.ups[sc.up].refuse:
-				m.s.Failed(m.now, rq.Conn, rq.Chunk, CauseRefused)
-			default:
-				first := false
-				if _, dup := m.completed[rq.Chunk]; !dup && m.wanted[rq.Chunk] {
-					m.completed[rq.Chunk] = rq.Conn
-					m.perConn[rq.Conn]++
-					m.perUp[sc.up]++
-					first = true
-				}
-				m.s.Completed(m.now, rq.Conn, rq.Chunk)
-				if first && m.onComplete != nil {
-					m.onComplete(rq.Chunk)
-				}
-			}
-			m.apply()
+			sc.delivered += blockSize
+			m.complete(sc, rq.Chunk)
 		})
 	}
 	for _, f := range r.Failures {
@@ -199,6 +296,34 @@ func (m *sim) apply() {
 			}
 		})
 	}
+}
+
+// complete ends sc's request for k: the block arrived whole.
+func (m *sim) complete(sc *simConn, k ChunkKey) {
+	delete(sc.pending, k)
+	sc.flow.Observe(congestion.Sample{At: m.now, Delivered: sc.delivered})
+	sc.setBusy()
+	m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered)
+	m.s.Activity(sc.id, m.now)
+	switch {
+	case m.ups[sc.up].corrupt:
+		m.s.Failed(m.now, sc.id, k, CauseCorrupt)
+	case m.ups[sc.up].refuse:
+		m.s.Failed(m.now, sc.id, k, CauseRefused)
+	default:
+		first := false
+		if _, dup := m.completed[k]; !dup && m.wanted[k] {
+			m.completed[k] = sc.id
+			m.perConn[sc.id]++
+			m.perUp[sc.up]++
+			first = true
+		}
+		m.s.Completed(m.now, sc.id, k)
+		if first && m.onComplete != nil {
+			m.onComplete(k)
+		}
+	}
+	m.apply()
 }
 
 // check verifies the Scheduler's invariants.
@@ -732,26 +857,6 @@ func TestScheduler_twoPathsWindowed(t *testing.T) {
 	}
 }
 
-// Completions that arrive in a burst after a stall (a retransmission
-// released them) do not inflate a connection's rate.
-func TestConn_rateOverBursts(t *testing.T) {
-	cn := &conn{}
-	t0 := time.Unix(0, 0)
-	now := t0
-	for range 5 { // five rounds: a 300 ms stall, then ten blocks at once
-		start := now
-		now = now.Add(300 * time.Millisecond)
-		for range 10 {
-			cn.observe(now, start, blockSize)
-			now = now.Add(time.Millisecond)
-		}
-	}
-	want := float64(10*blockSize) / 0.31 // bytes per second
-	if cn.rate < want/2 || cn.rate > want*2 {
-		t.Fatalf("rate %.0f B/s, want about %.0f", cn.rate, want)
-	}
-}
-
 // An upstream that failed is redialed on demand at once, not after its
 // backoff, but at most once a HurryEvery; an Unusable one keeps its wait.
 func TestScheduler_hurry(t *testing.T) {
@@ -838,5 +943,53 @@ func TestScheduler_copyFromFrozenUpstream(t *testing.T) {
 	}
 	if cp := s.conns[r.Requests[0].Conn]; cp.up == owner.up {
 		t.Errorf("the copy went to upstream %d, the frozen one's", cp.up)
+	}
+}
+
+// With sizing on, a loss-limited upstream (each connection gets 2 Mbit/s
+// of a 40 Mbit/s path) gets connections until they fill the path; one
+// where a single connection fills it keeps its share.
+func TestScheduler_sizing(t *testing.T) {
+	tests := []struct {
+		name             string
+		perConn          float64
+		minConns, maxCon int
+		minShare         float64 // of the capacity, over the last 20 s
+	}{
+		{"loss-limited", mbps(2), 16, 48, 0.8},
+		{"one connection fills the path", mbps(40), 4, 4, 0.95},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := &simUp{rate: tt.perConn, capacity: mbps(40), rtt: 150 * time.Millisecond}
+			m := newSim(t, Config{Conns: 4, MaxConns: 256}, up)
+			m.stream = true
+			m.flow()
+			var done []time.Time
+			m.onComplete = func(ChunkKey) { done = append(done, m.now) }
+			m.start()
+			m.want(1, 6000) // 1.5 GiB: more than 60 s of the path
+			start := m.now
+			m.settle(60 * time.Second)
+			n := len(m.conns)
+			target, reason, detail, ok := m.s.Sizing(0)
+			if !ok || detail == "" {
+				t.Fatalf("no sizing reported")
+			}
+			if target < tt.minConns || target > tt.maxCon {
+				t.Errorf("target %d connections after 60 s, want %d..%d", target, tt.minConns, tt.maxCon)
+			}
+			var last int
+			for _, at := range done {
+				if at.Sub(start) >= 40*time.Second {
+					last++
+				}
+			}
+			got := float64(last*blockSize) / 20
+			if got < tt.minShare*mbps(40) {
+				t.Errorf("%.1f Mbit/s over the last 20 s, want at least %.0f%% of 40", got*8/1e6, tt.minShare*100)
+			}
+			t.Logf("%d connections, target %d: %v: %s; %.1f Mbit/s", n, target, reason, detail, got*8/1e6)
+		})
 	}
 }

@@ -1,0 +1,186 @@
+package congestion
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
+)
+
+// Direction says which way a watched connection carries the flow's data.
+type Direction int
+
+const (
+	// Send: this end sends the data. The kernel sees everything: bytes
+	// acknowledged, segments sent and retransmitted, timeouts.
+	Send Direction = iota
+	// Receive: this end fetches. The kernel counts the bytes received and
+	// the round trip of what this end sends (its requests); the sender's
+	// losses are not visible here, and the busy time is the
+	// application's (Flow.SetBusy).
+	Receive
+)
+
+// Bounds of the interval at which watched connections are sampled: half a
+// round trip, within these.
+const (
+	MinSampleInterval = 20 * time.Millisecond
+	MaxSampleInterval = time.Second
+)
+
+// Watch has the CM sample the kernel's TCP state of c (TCP_INFO) for the
+// flow, at an interval of half the flow's round trip (within
+// MinSampleInterval and MaxSampleInterval; an idle flow at the longest),
+// until the flow is closed or c is. It fails if c is not a TCP (or MPTCP)
+// connection or the platform cannot tell; the flow then needs Observe or
+// Update to learn anything. The sampler runs on the wall clock's timers and
+// stamps samples with Config.Now.
+func (f *Flow) Watch(c net.Conn, dir Direction) error {
+	ti, err := tcpinfo.Get(c)
+	if err != nil {
+		return fmt.Errorf("congestion: watch: %w", err)
+	}
+	m := f.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f.closed || m.closed {
+		return nil
+	}
+	f.conn, f.dir, f.rtos = c, dir, ti.RTOs
+	f.observeLocked(f.sampleOf(ti, m.cfg.Now()))
+	f.next = time.Now().Add(MinSampleInterval)
+	m.watched[f] = struct{}{}
+	if !m.sampling {
+		m.sampling = true
+		m.done.Add(1)
+		go func() { defer m.done.Done(); m.sample() }()
+	}
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// sampleOf turns a TCP_INFO snapshot into a Sample of the flow; m.mu is
+// held.
+func (f *Flow) sampleOf(ti tcpinfo.Info, at time.Time) Sample {
+	s := Sample{At: at, RTT: ti.RTT, MinRTT: ti.MinRTT}
+	switch f.dir {
+	case Send:
+		// The kernel's busy time is not used: it counts in jiffies, and
+		// a sender that paces itself is idle in between, so its rate is
+		// per second of sample time unless it counts its own (SetBusy).
+		s.Delivered, s.Sent, s.Lost = ti.BytesAcked, uint64(ti.SegsOut), uint64(ti.TotalRetrans)
+		s.Timeout = ti.RTOs > f.rtos
+		f.rtos = ti.RTOs
+	case Receive:
+		s.Delivered = ti.BytesReceived
+		if s.RTT == 0 {
+			s.RTT = ti.RcvRTT
+		}
+	}
+	return s
+}
+
+// interval is how long after a sample the flow is sampled again; m.mu is
+// held.
+func (f *Flow) interval() time.Duration {
+	if f.countsBusy && !f.busy {
+		return MaxSampleInterval
+	}
+	return min(max(f.est.Estimate().RTT/2, MinSampleInterval), MaxSampleInterval)
+}
+
+// sample is the sampler goroutine: it reads each watched connection's
+// TCP_INFO when due. The system call runs outside the lock.
+func (m *Manager) sample() {
+	timer := time.NewTimer(MaxSampleInterval)
+	defer timer.Stop()
+	var due []*Flow
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.wake:
+		case <-timer.C:
+		}
+		now := time.Now()
+		next := now.Add(MaxSampleInterval)
+		due = due[:0]
+		m.mu.Lock()
+		for f := range m.watched {
+			if !f.next.After(now) {
+				due = append(due, f)
+			} else if f.next.Before(next) {
+				next = f.next
+			}
+		}
+		m.mu.Unlock()
+		for _, f := range due {
+			ti, err := tcpinfo.Get(f.conn)
+			m.mu.Lock()
+			if _, ok := m.watched[f]; ok {
+				if err != nil { // the connection is gone
+					delete(m.watched, f)
+				} else {
+					f.observeLocked(f.sampleOf(ti, m.cfg.Now()))
+					f.next = now.Add(f.interval())
+					if f.next.Before(next) {
+						next = f.next
+					}
+				}
+			}
+			m.mu.Unlock()
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(time.Until(next), time.Millisecond))
+	}
+}
+
+// SetBusy says whether the flow has demand now: data queued to send or
+// requests outstanding. Once it has been called, the CM counts the flow's
+// busy time (on Config.Now) and puts it in every sample that does not
+// carry its own, so that the flow's rate is what the path gives it while
+// it asks, and an idle flow keeps its estimate. A fetching flow calls it
+// when its first request goes out and when its last answer is in.
+func (f *Flow) SetBusy(busy bool) {
+	m := f.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	f.countsBusy = true
+	if busy == f.busy {
+		return
+	}
+	if f.busy {
+		f.busyTotal += max(now.Sub(f.busySince), 0)
+	}
+	f.busy, f.busySince = busy, now
+	if busy && f.conn != nil {
+		// An idle flow was sampled at the longest interval; sample it
+		// soon now that it has work.
+		if soon := time.Now().Add(f.interval()); soon.Before(f.next) {
+			f.next = soon
+			select {
+			case m.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// busyAt is the flow's busy time up to now; m.mu is held.
+func (f *Flow) busyAt(now time.Time) time.Duration {
+	d := f.busyTotal
+	if f.busy {
+		d += max(now.Sub(f.busySince), 0)
+	}
+	return d
+}

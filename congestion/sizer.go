@@ -1,0 +1,245 @@
+package congestion
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// A Sizer decides how many parallel connections to keep to one
+// destination, from the rate they get together. It is a pure state
+// machine: the caller feeds it observations and opens or closes
+// connections to match its Target.
+//
+// On a path whose rate per connection is limited by loss (a loss-based
+// congestion control such as CUBIC or Reno, whose rate falls with the
+// square root of the loss rate whatever the path's capacity), more
+// connections carry proportionally more until together they fill the
+// path; on a path where one connection already fills it (BBR, or no
+// loss), more only share the same rate. The Sizer finds out which by
+// trying: once the connections have warmed up and been measured busy, it
+// doubles their number and measures again. If the rate rose by at least
+// Gain of the proportional increase, the step paid and it tries the next
+// (a smaller one if the gain was well below proportional); if not, the
+// path filled within the step, and it keeps the count that carries the
+// larger rate at the smaller count's rate per connection (the knee; the
+// smaller count if the step brought less than a tenth more), and
+// holds there for Hold before it tries again (paths and their cross
+// traffic change).
+// There is no fixed cap like aria2's 16 connections, only Max, which the
+// caller derives from its budget.
+//
+// Nothing is learnt while the connections are not all kept busy: a
+// destination whose readers want less than it can carry is
+// demand-limited, and its count stays.
+type Sizer struct {
+	cfg SizerConfig
+
+	target int
+	reason Reason
+	detail string
+
+	probing bool    // a step up is being measured
+	base    int     // the count before the step
+	baseR   float64 // and the rate it got
+
+	// The measurement in progress: the count reached target at since
+	// (zero while it has not); from mark on, with mdel bytes delivered
+	// then, the destination's rate is measured, in two halves (the second
+	// from mid, mid bytes) whose rates must agree.
+	since, mark, midAt time.Time
+	mdel, mid          uint64
+	retries            int       // measurements restarted because the halves disagreed
+	holdTo             time.Time // no step up before this
+}
+
+// SizerConfig configures a Sizer. Zero fields take the defaults given.
+type SizerConfig struct {
+	Min, Max int // bounds of the count; default 1 and 256
+	Initial  int // the count to start with; default Min
+	// After a change the connections warm up for Warmup (new ones leave
+	// slow start; a step back drains) and then their rate is measured
+	// over Measure; default 1 s and 2 s, and at least 8 and 16 round
+	// trips. A loss-limited flow's rate swings with every loss: the
+	// measurement is of bytes delivered over the whole time, not of an
+	// estimate at its end. And it must be steady: if the rate of its
+	// second half is off that of its first by more than a third (flows
+	// coming down from the rate slow start gave them, or still ramping
+	// up), the measurement goes on from the second half, up to
+	// MaxRetries times (default 4).
+	Warmup, Measure time.Duration
+	MaxRetries      int
+	// Hold is how long the count stays after a step that did not pay
+	// before another is tried; default 15 s.
+	Hold time.Duration
+	// Gain is the part of the proportional increase a step must bring to
+	// count as paying: growing from 8 connections to 12 (by 50%) pays with
+	// Gain 0.5 if the rate rises by 25% or more. Default 0.5. A step that
+	// brings at least three quarters doubles the count next; one that
+	// pays less grows it by half.
+	Gain float64
+}
+
+// Reason says why a Sizer's count is what it is.
+type Reason int
+
+const (
+	ReasonStart   Reason = iota // the initial count, nothing measured yet
+	ReasonDemand                // the connections were not kept busy: nothing to learn
+	ReasonProbing               // a step up is being measured
+	ReasonGrowing               // the last step paid; the next one is being measured
+	ReasonPlateau               // the last step did not pay: back to the count before it
+	ReasonMax                   // at Max
+)
+
+func (r Reason) String() string {
+	switch r {
+	case ReasonStart:
+		return "start"
+	case ReasonDemand:
+		return "demand-limited"
+	case ReasonProbing:
+		return "probing"
+	case ReasonGrowing:
+		return "growing"
+	case ReasonPlateau:
+		return "plateau"
+	case ReasonMax:
+		return "max"
+	}
+	return fmt.Sprintf("Reason(%d)", int(r))
+}
+
+// NewSizer returns a Sizer at cfg.Initial connections.
+func NewSizer(cfg SizerConfig) *Sizer {
+	cfg.Min = max(cfg.Min, 1)
+	if cfg.Max <= 0 {
+		cfg.Max = 256
+	}
+	cfg.Max = max(cfg.Max, cfg.Min)
+	cfg.Initial = min(max(cfg.Initial, cfg.Min), cfg.Max)
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = time.Second
+	}
+	if cfg.Measure <= 0 {
+		cfg.Measure = 2 * time.Second
+	}
+	if cfg.Hold <= 0 {
+		cfg.Hold = 15 * time.Second
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 4
+	}
+	if cfg.Gain <= 0 {
+		cfg.Gain = 0.5
+	}
+	return &Sizer{cfg: cfg, target: cfg.Initial, reason: ReasonStart, detail: "nothing measured yet"}
+}
+
+// Target is the count of connections the Sizer wants now.
+func (s *Sizer) Target() int { return s.target }
+
+// Reason returns why the count is what it is, and a sentence for a log.
+func (s *Sizer) Reason() (Reason, string) { return s.reason, s.detail }
+
+// SetMin changes the least count (the caller's share of connections
+// changed); the target rises to it if below.
+func (s *Sizer) SetMin(n int) {
+	s.cfg.Min = min(max(n, 1), s.cfg.Max)
+	if s.target < s.cfg.Min {
+		s.set(s.cfg.Min)
+	}
+	s.base = max(s.base, s.cfg.Min)
+}
+
+// Observe takes the destination's state at now: conns connections are up
+// and have delivered delivered bytes in all (a counter that only grows;
+// closed connections' bytes stay in it), their round trip is rtt, and
+// idleAt is the last time they were not all kept busy (zero: never). It
+// reports whether the target changed.
+func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, rtt time.Duration, idleAt time.Time) bool {
+	if conns < s.target {
+		s.since = time.Time{} // still dialing
+		return false
+	}
+	warm, measure := max(s.cfg.Warmup, 8*rtt), max(s.cfg.Measure, 16*rtt)
+	switch {
+	case s.since.IsZero():
+		s.since = now
+		return false
+	case now.Sub(s.since) < warm:
+		return false
+	case s.mark.IsZero() || delivered < s.mdel || !idleAt.Before(s.mark):
+		// Start (or, after a moment without demand, restart) measuring.
+		if !s.mark.IsZero() && !idleAt.Before(s.mark) && !s.probing {
+			s.reason, s.detail = ReasonDemand, fmt.Sprintf("%d connections were not kept busy", conns)
+		}
+		s.mark, s.mdel, s.midAt = now, delivered, time.Time{}
+		return false
+	case s.midAt.IsZero() && now.Sub(s.mark) >= measure/2:
+		s.midAt, s.mid = now, delivered
+		return false
+	case now.Sub(s.mark) < measure || s.midAt.IsZero():
+		return false
+	}
+	first := float64(s.mid-s.mdel) / s.midAt.Sub(s.mark).Seconds()
+	second := float64(delivered-s.mid) / now.Sub(s.midAt).Seconds()
+	if (second < 0.75*first || first < 0.75*second) && s.retries < s.cfg.MaxRetries {
+		s.retries++
+		s.mark, s.mdel, s.midAt = s.midAt, s.mid, time.Time{}
+		return false
+	}
+	rate := float64(delivered-s.mdel) / now.Sub(s.mark).Seconds()
+	s.mark, s.retries = time.Time{}, 0
+	step := 2.0
+	if s.probing {
+		s.probing = false
+		more := float64(s.target)/float64(s.base) - 1
+		gain := (rate/s.baseR - 1) / more // the part of the proportional increase
+		if s.baseR <= 0 || gain < s.cfg.Gain {
+			// The path filled somewhere within the step: keep as many
+			// connections as carry the larger rate at the smaller
+			// count's rate each, the knee.
+			knee := s.base
+			if s.baseR > 0 && rate > 1.1*s.baseR {
+				knee = min(s.target, int(math.Floor(float64(s.base)*rate/s.baseR)))
+			}
+			s.reason = ReasonPlateau
+			s.detail = fmt.Sprintf("%d connections got %s, %d got %s: the step did not pay; keeping %d",
+				s.target, Mbps(rate), s.base, Mbps(s.baseR), knee)
+			s.holdTo = now.Add(s.cfg.Hold)
+			return s.set(knee)
+		}
+		s.reason = ReasonGrowing
+		s.detail = fmt.Sprintf("%d connections got %s, %d got %s (%s each)",
+			s.target, Mbps(rate), s.base, Mbps(s.baseR), Mbps(rate/float64(s.target)))
+		if gain < 0.75 {
+			step = 1.5
+		}
+	}
+	if now.Before(s.holdTo) {
+		return false
+	}
+	if s.target >= s.cfg.Max {
+		s.reason, s.detail = ReasonMax, fmt.Sprintf("%d connections (the most allowed) get %s", s.target, Mbps(rate))
+		s.holdTo = now.Add(s.cfg.Hold)
+		return false
+	}
+	s.probing, s.base, s.baseR = true, s.target, rate
+	if s.reason != ReasonGrowing {
+		s.reason, s.detail = ReasonProbing, fmt.Sprintf("%d connections get %s: trying more", s.target, Mbps(rate))
+	}
+	return s.set(min(s.cfg.Max, max(s.target+1, int(float64(s.target)*step))))
+}
+
+func (s *Sizer) set(n int) bool {
+	n = min(max(n, s.cfg.Min), s.cfg.Max)
+	if n == s.target {
+		return false
+	}
+	s.target, s.since, s.mark, s.retries = n, time.Time{}, time.Time{}, 0
+	return true
+}
+
+// Mbps formats a rate in bytes per second as megabits per second.
+func Mbps(rate float64) string { return fmt.Sprintf("%.1f Mbit/s", rate*8/1e6) }

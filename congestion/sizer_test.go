@@ -1,0 +1,173 @@
+package congestion
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// path models a destination: each connection gets perConn, all of them
+// together at most capacity (bytes per second).
+type path struct{ perConn, capacity float64 }
+
+func (p path) rate(n int) float64 { return min(float64(n)*p.perConn, p.capacity) }
+
+// drive runs a Sizer against p for d in 100 ms steps, the connections
+// following the target at once and always busy unless idle says so; it
+// returns the targets the Sizer went through. delivered is the bytes
+// counter, carried from one drive to the next.
+func drive(s *Sizer, p path, from time.Time, d time.Duration, idle bool, delivered *uint64) (counts []int, end time.Time) {
+	counts = []int{s.Target()}
+	now := from
+	for ; now.Sub(from) < d; now = now.Add(100 * time.Millisecond) {
+		idleAt := time.Time{}
+		if idle {
+			idleAt = now
+		}
+		*delivered += uint64(p.rate(s.Target()) / 10)
+		if s.Observe(now, s.Target(), *delivered, 150*time.Millisecond, idleAt) {
+			counts = append(counts, s.Target())
+		}
+	}
+	return counts, now
+}
+
+func TestSizer(t *testing.T) {
+	const mbit = 1e6 / 8
+	tests := []struct {
+		name       string
+		cfg        SizerConfig
+		path       path
+		idle       bool
+		want       []int
+		wantReason Reason
+	}{
+		{"loss-limited: grows until the path is full, then steps back",
+			SizerConfig{Initial: 4}, path{1 * mbit, 100 * mbit}, false,
+			[]int{4, 8, 16, 32, 64, 128, 192, 128}, ReasonPlateau},
+		{"one connection fills the path: the first step does not pay",
+			SizerConfig{Initial: 4, Hold: time.Minute}, path{100 * mbit, 100 * mbit}, false,
+			[]int{4, 8, 4}, ReasonPlateau},
+		{"a step that brings less than half the proportional gain does not pay",
+			SizerConfig{Initial: 8, Hold: time.Minute}, path{1 * mbit, 9.5 * mbit}, false,
+			[]int{8, 16, 9}, ReasonPlateau}, // 9.5 Mbit/s: 9 connections at 8's rate each
+		{"the most allowed", SizerConfig{Initial: 4, Max: 20}, path{1 * mbit, 100 * mbit}, false,
+			[]int{4, 8, 16, 20}, ReasonMax},
+		{"demand-limited: nothing learnt", SizerConfig{Initial: 4}, path{1 * mbit, 100 * mbit}, true,
+			[]int{4}, ReasonDemand},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSizer(tt.cfg)
+			var delivered uint64
+			got, _ := drive(s, tt.path, t0, 30*time.Second, tt.idle, &delivered)
+			if !equalInts(got, tt.want) {
+				t.Fatalf("counts %v, want %v", got, tt.want)
+			}
+			if r, detail := s.Reason(); r != tt.wantReason || detail == "" {
+				t.Fatalf("reason %v %q, want %v", r, detail, tt.wantReason)
+			}
+		})
+	}
+}
+
+// After a plateau the Sizer tries again once Hold has passed, and follows
+// a path whose loss went down (fewer connections needed: it does not go
+// below where it is, but stops growing) or whose capacity went up.
+func TestSizer_holdsThenProbesAgain(t *testing.T) {
+	const mbit = 1e6 / 8
+	s := NewSizer(SizerConfig{Initial: 4, Hold: 10 * time.Second})
+	var delivered uint64
+	got, now := drive(s, path{1 * mbit, 10 * mbit}, t0, 15*time.Second, false, &delivered)
+	if want := []int{4, 8, 16, 10}; !equalInts(got, want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	// The capacity grows: the next probe, after Hold, pays.
+	got, _ = drive(s, path{1 * mbit, 40 * mbit}, now, 20*time.Second, false, &delivered)
+	if len(got) < 3 || got[2] <= 16 {
+		t.Fatalf("after the capacity grew: counts %v, want growth past 16", got)
+	}
+}
+
+func TestSizer_waitsForConnectionsAndDemand(t *testing.T) {
+	s := NewSizer(SizerConfig{Initial: 4, Warmup: time.Second, Measure: 2 * time.Second})
+	now := t0
+	var delivered uint64
+	// step observes conns connections for d at 1 MB/s, idle at idleAt.
+	step := func(d time.Duration, conns int, idleAt func() time.Time) (changed bool) {
+		for end := now.Add(d); now.Before(end); now = now.Add(100 * time.Millisecond) {
+			delivered += 1e5
+			if s.Observe(now, conns, delivered, 0, idleAt()) {
+				changed = true
+			}
+		}
+		return changed
+	}
+	never := func() time.Time { return time.Time{} }
+	if step(10*time.Second, 3, never) {
+		t.Fatal("changed while the connections were not all up")
+	}
+	// All up, but idle every 2 s: never a whole busy measurement.
+	start := now
+	idle := func() time.Time { return start.Add(now.Sub(start) / (2 * time.Second) * (2 * time.Second)) }
+	if step(10*time.Second, 4, idle) {
+		t.Fatal("changed though the connections were not kept busy")
+	}
+	if r, _ := s.Reason(); r != ReasonDemand {
+		t.Fatalf("reason %v, want %v", r, ReasonDemand)
+	}
+	busySince := now
+	if !step(4*time.Second, 4, func() time.Time { return busySince }) || s.Target() != 8 {
+		t.Fatalf("target %d after a busy measurement, want a step to 8", s.Target())
+	}
+	s.SetMin(10)
+	if s.Target() < 10 {
+		t.Fatalf("target %d below the new minimum 10", s.Target())
+	}
+}
+
+// A rate that comes down from a slow-start burst is measured once it has
+// settled: the first windows disagree between their halves and are
+// restarted, so the step up is judged against the settled rate, not the
+// burst, and pays.
+func TestSizer_waitsForASteadyRate(t *testing.T) {
+	const mbit = 1e6 / 8
+	s := NewSizer(SizerConfig{Initial: 4})
+	now, delivered := t0, uint64(0)
+	// Each connection starts at 10 Mbit/s and decays to 1 Mbit/s (its
+	// loss-limited rate) with a time constant of 2 s.
+	born := map[int]time.Time{}
+	rate := func(n int) float64 {
+		var r float64
+		for i := range n {
+			if _, ok := born[i]; !ok {
+				born[i] = now
+			}
+			age := now.Sub(born[i]).Seconds()
+			r += mbit * (1 + 9*math.Exp(-age/2))
+		}
+		return r
+	}
+	var counts []int
+	for end := now.Add(30 * time.Second); now.Before(end); now = now.Add(100 * time.Millisecond) {
+		delivered += uint64(rate(s.Target()) / 10)
+		if s.Observe(now, s.Target(), delivered, 150*time.Millisecond, time.Time{}) {
+			counts = append(counts, s.Target())
+		}
+	}
+	if len(counts) < 2 || counts[0] != 8 || counts[1] <= 8 {
+		t.Fatalf("counts %v, want a step to 8 that pays, and more", counts)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
