@@ -42,6 +42,10 @@ type Estimate struct {
 	MinRTT  time.Duration // the path's delay without queueing
 	Loss    float64       // fraction of what was sent that was lost, 0..1
 	At      time.Time     // the newest sample folded in; zero: none yet
+	// Shared says that the estimate is not the flow's own but its
+	// macroflow's per-flow share: the flow has measured nothing yet (see
+	// Flow.Query).
+	Shared bool
 }
 
 // Known reports whether e rests on at least one measured interval (its

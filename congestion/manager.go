@@ -274,11 +274,30 @@ func (f *Flow) Update(sent, received uint64, loss LossKind, rtt time.Duration) {
 	f.observeLocked(Sample{At: m.cfg.Now(), Delivered: f.delivered, Sent: f.sent, Lost: f.lost, RTT: rtt, MinRTT: rtt, Timeout: loss == Persistent})
 }
 
-// Query returns the flow's own estimate.
+// Query returns the flow's own estimate; a flow that has measured nothing
+// yet starts from what its macroflow knows (the paper's shared state): the
+// macroflow's rates divided among its measured flows, its RTT, minimum RTT
+// and loss, with Shared set.
 func (f *Flow) Query() Estimate {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
-	return f.est.Estimate()
+	e := f.est.Estimate()
+	if e.Known() {
+		return e
+	}
+	var ests []Estimate
+	for o := range f.mf.flows {
+		if oe := o.est.Estimate(); oe.Known() {
+			ests = append(ests, oe)
+		}
+	}
+	if len(ests) == 0 {
+		return e
+	}
+	mf := fold(ests)
+	n := float64(len(ests))
+	mf.Rate, mf.Goodput, mf.Shared = mf.Rate/n, mf.Goodput/n, true
+	return mf
 }
 
 // Delivered returns the bytes the flow has delivered, as its newest

@@ -226,3 +226,28 @@ func BenchmarkFlow_observe(b *testing.B) {
 		flows[i%len(flows)].Observe(s)
 	}
 }
+
+// A new flow starts from its macroflow's per-flow share (Figure 7 of the
+// paper), and from its own estimate once it has one.
+func TestFlow_startsFromItsMacroflow(t *testing.T) {
+	m, c := newManager(t)
+	a, b := m.Open("10.0.0.2:7000"), m.Open("10.0.0.2:7001")
+	if e := m.Open("10.0.0.2:7002").Query(); e.Known() || e.Shared {
+		t.Fatalf("a new flow of a macroflow that knows nothing: %+v", e)
+	}
+	run(a, c, 3e6, 100*time.Millisecond, 3*time.Second)
+	c.Add(-3 * time.Second)
+	run(b, c, 1e6, 100*time.Millisecond, 3*time.Second)
+	n := m.Open("10.0.0.2:7003")
+	e := n.Query()
+	if !e.Shared || !e.Known() || e.Rate < 1.9e6 || e.Rate > 2.1e6 || e.RTT != 100*time.Millisecond {
+		t.Fatalf("new flow: %+v, want the per-flow share: 2e6, RTT 100 ms", e)
+	}
+	if e := m.Open("10.0.0.9:7000").Query(); e.Known() {
+		t.Fatalf("a flow to another host: %+v", e)
+	}
+	run(n, c, 5e5, 100*time.Millisecond, 3*time.Second)
+	if e := n.Query(); e.Shared || e.Rate > 0.6e6 {
+		t.Fatalf("after its own samples: %+v, want its own 5e5", e)
+	}
+}

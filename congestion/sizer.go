@@ -19,17 +19,16 @@ import (
 // loss), more only share the same rate. The Sizer finds out which by
 // trying: once the connections have warmed up and been measured busy, it
 // doubles their number and measures again. If the rate rose by at least
-// Gain of the proportional increase, the step paid and it tries the next
-// (a smaller one if the gain was well below proportional); if not, the
-// path filled within the step, and it keeps the count that carries the
-// larger rate at the smaller count's rate per connection (the knee; the
-// smaller count if the step brought less than a tenth more), and
-// holds there for Hold before it tries again (paths and their cross
-// traffic change).
-// There is no fixed cap like aria2's 16 connections, only Max, which the
-// caller derives from its budget.
+// Gain of the proportional increase, the step paid and it doubles again
+// (quadruples, if the connections kept nine tenths of their rate each:
+// the path is far from full); if not, the path filled within the step, and it keeps the count that
+// carries the larger rate at the smaller count's rate per connection (the
+// knee; the smaller count if the step brought less than a tenth more),
+// and holds there for Hold before it tries again (paths and their cross
+// traffic change). There is no fixed cap like aria2's 16 connections,
+// only Max, which the caller derives from its budget.
 //
-// Nothing is learnt while the connections are not all kept busy: a
+// Nothing is learnt while the connections are not kept busy: a
 // destination whose readers want less than it can carry is
 // demand-limited, and its count stays.
 type Sizer struct {
@@ -49,8 +48,9 @@ type Sizer struct {
 	// from mid, mid bytes) whose rates must agree.
 	since, mark, midAt time.Time
 	mdel, mid          uint64
-	retries            int       // measurements restarted because the halves disagreed
-	holdTo             time.Time // no step up before this
+	msat               time.Duration // the saturated time at mark
+	retries            int           // measurements restarted because the halves disagreed
+	holdTo             time.Time     // no step up before this
 }
 
 // SizerConfig configures a Sizer. Zero fields take the defaults given.
@@ -59,8 +59,8 @@ type SizerConfig struct {
 	Initial  int // the count to start with; default Min
 	// After a change the connections warm up for Warmup (new ones leave
 	// slow start; a step back drains) and then their rate is measured
-	// over Measure; default 1 s and 2 s, and at least 8 and 16 round
-	// trips. A loss-limited flow's rate swings with every loss: the
+	// over Measure; default 1 s and 2 s, and at least 16 round trips each.
+	// A loss-limited flow's rate swings with every loss: the
 	// measurement is of bytes delivered over the whole time, not of an
 	// estimate at its end. And it must be steady: if the rate of its
 	// second half is off that of its first by more than a third (flows
@@ -73,10 +73,11 @@ type SizerConfig struct {
 	// before another is tried; default 15 s.
 	Hold time.Duration
 	// Gain is the part of the proportional increase a step must bring to
-	// count as paying: growing from 8 connections to 12 (by 50%) pays with
-	// Gain 0.5 if the rate rises by 25% or more. Default 0.5. A step that
-	// brings at least three quarters doubles the count next; one that
-	// pays less grows it by half.
+	// count as paying: doubling 8 connections to 16 pays with Gain 0.3 if
+	// the rate rises by 30% or more. Default 0.3: low, because a rate
+	// measured just after connections opened is still coming down from
+	// slow start, and a step judged against it looks worse than it is
+	// (the knee then keeps what it brought).
 	Gain float64
 }
 
@@ -131,7 +132,7 @@ func NewSizer(cfg SizerConfig) *Sizer {
 		cfg.MaxRetries = 4
 	}
 	if cfg.Gain <= 0 {
-		cfg.Gain = 0.5
+		cfg.Gain = 0.3
 	}
 	return &Sizer{cfg: cfg, target: cfg.Initial, reason: ReasonStart, detail: "nothing measured yet"}
 }
@@ -154,32 +155,39 @@ func (s *Sizer) SetMin(n int) {
 
 // Observe takes the destination's state at now: conns connections are up
 // and have delivered delivered bytes in all (a counter that only grows;
-// closed connections' bytes stay in it), their round trip is rtt, and
-// idleAt is the last time they were not all kept busy (zero: never). It
-// reports whether the target changed.
-func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, rtt time.Duration, idleAt time.Time) bool {
+// closed connections' bytes stay in it), saturated is how long in all
+// work has waited for them with every one of them full (also a counter),
+// and rtt is their round trip. A measurement counts only if the
+// connections were saturated for three quarters of it: a destination
+// whose readers want less than it carries is demand-limited, and more
+// connections would get nothing more to do. Observe reports whether the
+// target changed.
+func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, rtt time.Duration) bool {
 	if conns < s.target {
 		s.since = time.Time{} // still dialing
 		return false
 	}
-	warm, measure := max(s.cfg.Warmup, 8*rtt), max(s.cfg.Measure, 16*rtt)
+	warm, measure := max(s.cfg.Warmup, 16*rtt), max(s.cfg.Measure, 16*rtt)
 	switch {
 	case s.since.IsZero():
 		s.since = now
 		return false
 	case now.Sub(s.since) < warm:
 		return false
-	case s.mark.IsZero() || delivered < s.mdel || !idleAt.Before(s.mark):
-		// Start (or, after a moment without demand, restart) measuring.
-		if !s.mark.IsZero() && !idleAt.Before(s.mark) && !s.probing {
-			s.reason, s.detail = ReasonDemand, fmt.Sprintf("%d connections were not kept busy", conns)
-		}
-		s.mark, s.mdel, s.midAt = now, delivered, time.Time{}
+	case s.mark.IsZero() || delivered < s.mdel || saturated < s.msat:
+		s.mark, s.mdel, s.msat, s.midAt = now, delivered, saturated, time.Time{}
 		return false
 	case s.midAt.IsZero() && now.Sub(s.mark) >= measure/2:
 		s.midAt, s.mid = now, delivered
 		return false
 	case now.Sub(s.mark) < measure || s.midAt.IsZero():
+		return false
+	case saturated-s.msat < now.Sub(s.mark)*3/4:
+		if !s.probing {
+			s.reason, s.detail = ReasonDemand, fmt.Sprintf("%d connections were kept busy %.0f%% of the time",
+				conns, 100*(saturated-s.msat).Seconds()/now.Sub(s.mark).Seconds())
+		}
+		s.mark, s.mdel, s.msat, s.midAt = now, delivered, saturated, time.Time{}
 		return false
 	}
 	first := float64(s.mid-s.mdel) / s.midAt.Sub(s.mark).Seconds()
@@ -191,7 +199,7 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, rtt time.Dur
 	}
 	rate := float64(delivered-s.mdel) / now.Sub(s.mark).Seconds()
 	s.mark, s.retries = time.Time{}, 0
-	step := 2.0
+	factor := 2
 	if s.probing {
 		s.probing = false
 		more := float64(s.target)/float64(s.base) - 1
@@ -213,8 +221,8 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, rtt time.Dur
 		s.reason = ReasonGrowing
 		s.detail = fmt.Sprintf("%d connections got %s, %d got %s (%s each)",
 			s.target, Mbps(rate), s.base, Mbps(s.baseR), Mbps(rate/float64(s.target)))
-		if gain < 0.75 {
-			step = 1.5
+		if gain >= 0.9 {
+			factor = 4 // each connection kept its rate: the path is far from full
 		}
 	}
 	if now.Before(s.holdTo) {
@@ -229,7 +237,7 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, rtt time.Dur
 	if s.reason != ReasonGrowing {
 		s.reason, s.detail = ReasonProbing, fmt.Sprintf("%d connections get %s: trying more", s.target, Mbps(rate))
 	}
-	return s.set(min(s.cfg.Max, max(s.target+1, int(float64(s.target)*step))))
+	return s.set(min(s.cfg.Max, factor*s.target))
 }
 
 func (s *Sizer) set(n int) bool {

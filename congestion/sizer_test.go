@@ -19,13 +19,13 @@ func (p path) rate(n int) float64 { return min(float64(n)*p.perConn, p.capacity)
 func drive(s *Sizer, p path, from time.Time, d time.Duration, idle bool, delivered *uint64) (counts []int, end time.Time) {
 	counts = []int{s.Target()}
 	now := from
+	var saturated time.Duration
 	for ; now.Sub(from) < d; now = now.Add(100 * time.Millisecond) {
-		idleAt := time.Time{}
-		if idle {
-			idleAt = now
+		if !idle {
+			saturated += 100 * time.Millisecond
 		}
 		*delivered += uint64(p.rate(s.Target()) / 10)
-		if s.Observe(now, s.Target(), *delivered, 150*time.Millisecond, idleAt) {
+		if s.Observe(now, s.Target(), *delivered, saturated, 150*time.Millisecond) {
 			counts = append(counts, s.Target())
 		}
 	}
@@ -44,15 +44,15 @@ func TestSizer(t *testing.T) {
 	}{
 		{"loss-limited: grows until the path is full, then steps back",
 			SizerConfig{Initial: 4}, path{1 * mbit, 100 * mbit}, false,
-			[]int{4, 8, 16, 32, 64, 128, 192, 128}, ReasonPlateau},
+			[]int{4, 8, 32, 128, 256, 128}, ReasonPlateau},
 		{"one connection fills the path: the first step does not pay",
 			SizerConfig{Initial: 4, Hold: time.Minute}, path{100 * mbit, 100 * mbit}, false,
 			[]int{4, 8, 4}, ReasonPlateau},
-		{"a step that brings less than half the proportional gain does not pay",
+		{"a step that brings less than Gain of the proportional increase does not pay",
 			SizerConfig{Initial: 8, Hold: time.Minute}, path{1 * mbit, 9.5 * mbit}, false,
 			[]int{8, 16, 9}, ReasonPlateau}, // 9.5 Mbit/s: 9 connections at 8's rate each
 		{"the most allowed", SizerConfig{Initial: 4, Max: 20}, path{1 * mbit, 100 * mbit}, false,
-			[]int{4, 8, 16, 20}, ReasonMax},
+			[]int{4, 8, 20}, ReasonMax},
 		{"demand-limited: nothing learnt", SizerConfig{Initial: 4}, path{1 * mbit, 100 * mbit}, true,
 			[]int{4}, ReasonDemand},
 	}
@@ -79,7 +79,7 @@ func TestSizer_holdsThenProbesAgain(t *testing.T) {
 	s := NewSizer(SizerConfig{Initial: 4, Hold: 10 * time.Second})
 	var delivered uint64
 	got, now := drive(s, path{1 * mbit, 10 * mbit}, t0, 15*time.Second, false, &delivered)
-	if want := []int{4, 8, 16, 10}; !equalInts(got, want) {
+	if want := []int{4, 8, 32, 10}; !equalInts(got, want) {
 		t.Fatalf("counts %v, want %v", got, want)
 	}
 	// The capacity grows: the next probe, after Hold, pays.
@@ -93,32 +93,30 @@ func TestSizer_waitsForConnectionsAndDemand(t *testing.T) {
 	s := NewSizer(SizerConfig{Initial: 4, Warmup: time.Second, Measure: 2 * time.Second})
 	now := t0
 	var delivered uint64
-	// step observes conns connections for d at 1 MB/s, idle at idleAt.
-	step := func(d time.Duration, conns int, idleAt func() time.Time) (changed bool) {
+	var saturated time.Duration
+	// step observes conns connections for d at 1 MB/s, saturated for the
+	// part busy of each 100 ms.
+	step := func(d time.Duration, conns int, busy float64) (changed bool) {
 		for end := now.Add(d); now.Before(end); now = now.Add(100 * time.Millisecond) {
 			delivered += 1e5
-			if s.Observe(now, conns, delivered, 0, idleAt()) {
+			saturated += time.Duration(busy * float64(100*time.Millisecond))
+			if s.Observe(now, conns, delivered, saturated, 0) {
 				changed = true
 			}
 		}
 		return changed
 	}
-	never := func() time.Time { return time.Time{} }
-	if step(10*time.Second, 3, never) {
+	if step(10*time.Second, 3, 1) {
 		t.Fatal("changed while the connections were not all up")
 	}
-	// All up, but idle every 2 s: never a whole busy measurement.
-	start := now
-	idle := func() time.Time { return start.Add(now.Sub(start) / (2 * time.Second) * (2 * time.Second)) }
-	if step(10*time.Second, 4, idle) {
-		t.Fatal("changed though the connections were not kept busy")
+	if step(10*time.Second, 4, 0.6) {
+		t.Fatal("changed though the connections were saturated only 60% of the time")
 	}
-	if r, _ := s.Reason(); r != ReasonDemand {
-		t.Fatalf("reason %v, want %v", r, ReasonDemand)
+	if r, detail := s.Reason(); r != ReasonDemand {
+		t.Fatalf("reason %v (%s), want %v", r, detail, ReasonDemand)
 	}
-	busySince := now
-	if !step(4*time.Second, 4, func() time.Time { return busySince }) || s.Target() != 8 {
-		t.Fatalf("target %d after a busy measurement, want a step to 8", s.Target())
+	if !step(4*time.Second, 4, 0.8) || s.Target() != 8 {
+		t.Fatalf("target %d after a measurement saturated 80%% of the time, want a step to 8", s.Target())
 	}
 	s.SetMin(10)
 	if s.Target() < 10 {
@@ -151,7 +149,7 @@ func TestSizer_waitsForASteadyRate(t *testing.T) {
 	var counts []int
 	for end := now.Add(30 * time.Second); now.Before(end); now = now.Add(100 * time.Millisecond) {
 		delivered += uint64(rate(s.Target()) / 10)
-		if s.Observe(now, s.Target(), delivered, 150*time.Millisecond, time.Time{}) {
+		if s.Observe(now, s.Target(), delivered, now.Sub(t0), 150*time.Millisecond) {
 			counts = append(counts, s.Target())
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
@@ -41,6 +42,12 @@ type Config struct {
 	MaxRequests          int     // outstanding requests per connection; default 128
 	MaxStreams           int     // READ requests served at once per connection; default 16
 	DataFrame            int     // payload bytes per DATA frame; default 128 KiB (capped by the peer's max frame)
+
+	// Flows, if set, is the congestion manager a server registers each
+	// authenticated connection with, as a flow it sends on (in the
+	// macroflow of the client's host): the CM then samples what the
+	// kernel knows of the downstream path, losses included.
+	Flows *congestion.Manager
 
 	Logger *slog.Logger // nil discards
 }

@@ -42,7 +42,7 @@ type Conn struct {
 
 	closed   chan struct{}
 	lastRecv atomic.Int64 // unix nanoseconds of the last frame received
-	lastData atomic.Int64 // unix nanoseconds of the last DATA frame received
+	lastData atomic.Int64 // unix nanoseconds of the last DATA bytes received
 	wg       sync.WaitGroup
 }
 
@@ -138,7 +138,7 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 // LastActivity is when the last frame arrived.
 func (c *Conn) LastActivity() time.Time { return time.Unix(0, c.lastRecv.Load()) }
 
-// LastData is when the last DATA frame arrived (or the connection started):
+// LastData is when DATA bytes last arrived (or the connection started):
 // progress of reads, which keepalives do not fake.
 func (c *Conn) LastData() time.Time { return time.Unix(0, c.lastData.Load()) }
 
@@ -513,7 +513,12 @@ func (c *Conn) readData(h wire.Header) error {
 	case !d.Fin && cl.filled+n == len(cl.dst):
 		return protoErr("DATA fills the range without FIN")
 	}
-	if err := c.fr.readFull(cl.dst[cl.filled : cl.filled+n]); err != nil {
+	// LastData moves with every read while the payload arrives: on a slow
+	// connection one 128 KiB frame takes seconds, and a connection that is
+	// receiving must not look silent (stalled) then.
+	if err := c.fr.readFullProgress(cl.dst[cl.filled:cl.filled+n], func() {
+		c.lastData.Store(time.Now().UnixNano())
+	}); err != nil {
 		return err
 	}
 	cl.filled += n

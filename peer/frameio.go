@@ -92,6 +92,29 @@ func (r *frameReader) readFull(p []byte) error {
 	return err
 }
 
+// readFullProgress is readFull calling progress after each read that got
+// bytes. Reads of a large p go straight from the connection into it, as
+// io.ReadFull's do.
+func (r *frameReader) readFullProgress(p []byte, progress func()) error {
+	for got := 0; got < len(p); {
+		n, err := r.br.Read(p[got:])
+		got += n
+		if n > 0 {
+			progress()
+		}
+		switch {
+		case err == nil:
+		case got == len(p):
+			return nil
+		case err == io.EOF:
+			return io.ErrUnexpectedEOF
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
 // unexpected reports a frame that is valid but not allowed here.
 func unexpected(f wire.Frame, where string) error {
 	return &Error{Code: wire.CodeProtocol, Message: fmt.Sprintf("unexpected %s frame %s", f.Type(), where)}

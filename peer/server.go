@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/wire"
 )
@@ -349,6 +350,13 @@ func (sc *serverConn) serve(ctx context.Context, admitted func()) {
 	sc.sess = sess
 	sc.log = log.With("peer_name", sess.peerName)
 	sc.log.Debug("peer connected")
+	if s.cfg.Flows != nil {
+		f := s.cfg.Flows.Open(sc.nc.RemoteAddr().String())
+		defer f.Close()
+		if err := f.Watch(sc.nc, congestion.Send); err != nil {
+			sc.log.Debug("congestion manager cannot watch the connection", "err", err)
+		}
+	}
 	sc.fr.idle = s.cfg.IdleTimeout
 	sc.mu.Lock()
 	sc.ctx, sc.cancel = context.WithCancelCause(ctx)

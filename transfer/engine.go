@@ -54,7 +54,11 @@ type Config struct {
 	MaxConns  int
 	Pipeline  int           // most requests in flight per connection; default DefaultPipeline, at most half of Peer.MaxRequests (see sched.Config)
 	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
-	Window    int64         // bytes a reader asks for ahead of its consumer; default DefaultWindow
+	// Window is how far ahead of its consumer a reader asks for blocks, in
+	// bytes; default DefaultWindow. A reader asks for at least three
+	// blocks per ready connection, within its share of the read-ahead
+	// memory (MemoryLimit), so that every connection has work.
+	Window int64
 
 	// MemoryLimit bounds the block buffers of all readers together;
 	// default DefaultMemoryLimit.

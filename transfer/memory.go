@@ -158,12 +158,13 @@ func (m *memory) reclaim() int64 {
 }
 
 // window is how many blocks of bs bytes a reader with a configured window
-// of base blocks asks for ahead of its consumer: at least two per ready
-// connection, within its share of the read-ahead memory, so that many
-// connections (sizing may open a hundred to a loss-limited upstream) all
-// have work even when Config.Window would feed only a few.
+// of base blocks asks for ahead of its consumer: at least three per ready
+// connection (the two a slow one keeps in flight, and one queued), within
+// its share of the read-ahead memory, so that many connections (sizing may
+// open a hundred to a loss-limited upstream) all have work even when
+// Config.Window would feed only a few.
 func (e *Engine) window(base int, bs int64) int {
-	perConn := 2 * int(e.readyConns.Load())
+	perConn := 3 * int(e.readyConns.Load())
 	if perConn <= base || bs <= 0 {
 		return base
 	}

@@ -70,7 +70,7 @@ var options = []option{
 		func(c *Config) value { return intValue{&c.Transfer.MaxConns} }},
 	{"transfer.pipeline", "pipeline", relayEdge, "most requests in flight per connection, at most 64 (each keeps about 500 ms of requests at its rate)",
 		func(c *Config) value { return intValue{&c.Transfer.Pipeline} }},
-	{"transfer.window", "window", relayEdge, "bytes fetched ahead of each reader (edge: a player's request; relay: one downstream READ)",
+	{"transfer.window", "window", relayEdge, "bytes fetched ahead of each reader (edge: a player's request; relay: one downstream READ); at least three blocks per upstream connection, within the reader's share of transfer.memory",
 		func(c *Config) value { return sizeValue{&c.Transfer.Window} }},
 	{"transfer.memory", "memory", relayEdge, "memory for the block buffers of all readers together",
 		func(c *Config) value { return sizeValue{&c.Transfer.Memory} }},

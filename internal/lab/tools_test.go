@@ -54,6 +54,7 @@ func TestExperimentTools_examples(t *testing.T) {
 		{"seed002-figure6.yaml", []string{"curl"}},
 		{"tcp-rome.yaml", []string{"curl", "aria2c"}},
 		{"mptcp-peer-link.yaml", []string{"ip", "curl"}},
+		{"parallel-lossy-path.yaml", []string{"curl", "aria2c"}},
 	} {
 		e, err := LoadExperiment("../../examples/lab/" + tt.file)
 		if err != nil {

@@ -127,6 +127,7 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 	// closed last (closers run in reverse), after the engine's flows.
 	n.cm = congestion.New(congestion.Config{})
 	n.OnClose(func() error { n.cm.Close(); return nil })
+	n.peer.Flows = n.cm // a peer server's connections are flows it sends on
 	if err := sockopt.Check(cfg.Peer.Congestion); err != nil && !errors.Is(err, sockopt.ErrUnsupported) {
 		log.Warn("cannot use the requested congestion control for peer links; they use the kernel's default",
 			"congestion", cfg.Peer.Congestion, "err", err,

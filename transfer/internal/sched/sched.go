@@ -77,6 +77,17 @@ type Config struct {
 	MinPipeline int           // default 4
 	QueueTime   time.Duration // default 500 ms
 	MaxCopies   int           // copies of one block in flight at once; default 2 (1 disables duplicate requests)
+	// Copies spend a budget that blocks delivered refill: CopyShare of
+	// their bytes (default 0.1), up to CopyBurst bytes (default 4 MiB,
+	// which the budget starts with). Tail copies (an idle connection that
+	// would finish a block sooner than the one that has it) are made only
+	// while the budget lasts; copies of late blocks, which a reader waits
+	// for, always. On a lossy path, where a reader's window is often held
+	// up behind one slow block and the idle connections all made tail
+	// copies, copies took two fifths of a link's bytes, the losing copy
+	// mostly arriving whole (the kernel had it queued already).
+	CopyShare float64
+	CopyBurst int64
 
 	StallTimeout   time.Duration // a connection with requests in flight and no data for this long is closed; default 20 s
 	DialBackoff    time.Duration // first redial delay after a failure; default 250 ms
@@ -106,6 +117,12 @@ func (c *Config) setDefaults() error {
 	c.MinPipeline = min(c.MinPipeline, c.Pipeline)
 	defDur(&c.QueueTime, 500*time.Millisecond)
 	def(&c.MaxCopies, 2)
+	if c.CopyShare <= 0 {
+		c.CopyShare = 0.1
+	}
+	if c.CopyBurst <= 0 {
+		c.CopyBurst = 4 << 20
+	}
 	def(&c.DownAfter, 3)
 	def(&c.MaxRefusals, 3*c.Upstreams)
 	defDur(&c.StallTimeout, 20*time.Second)
@@ -181,11 +198,12 @@ type upstream struct {
 	hurriedAt   time.Time // the last Hurry that brought retryAt forward
 
 	// Sizing (Config.MaxConns): the upstream's sizer, made when it first
-	// gets its share of connections, and the last step after which no
-	// queued work waited for it (it was demand-limited then).
-	sizer  *congestion.Sizer
-	idleAt time.Time
-	gone   uint64 // bytes delivered by its connections that are gone
+	// gets its share of connections; how long it has been saturated (see
+	// markSaturation): satTotal, and since satSince if it is now.
+	sizer    *congestion.Sizer
+	satTotal time.Duration
+	satSince time.Time
+	gone     uint64 // bytes delivered by its connections that are gone
 }
 
 // conn is a connection's state. Invariants: inflight holds at most
@@ -257,7 +275,8 @@ type Scheduler struct {
 	bannedNow, liveNow UpSet
 	target             []int // connections each upstream gets, from balance
 	scratch            []*conn
-	duplicates         int // copies sent, for stats
+	duplicates         int     // copies sent, for stats
+	copyTokens         float64 // bytes of copies the budget allows now (see Config.CopyShare)
 }
 
 // New returns a Scheduler with no connections. Call Tick (or any
@@ -267,12 +286,13 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, err
 	}
 	return &Scheduler{
-		poolDirty: true,
-		cfg:       cfg,
-		ups:       make([]upstream, cfg.Upstreams),
-		conns:     make(map[ConnID]*conn),
-		chunks:    make(map[ChunkKey]*chunk),
-		objBad:    make(map[ObjectID]UpSet),
+		copyTokens: float64(cfg.CopyBurst),
+		poolDirty:  true,
+		cfg:        cfg,
+		ups:        make([]upstream, cfg.Upstreams),
+		conns:      make(map[ConnID]*conn),
+		chunks:     make(map[ChunkKey]*chunk),
+		objBad:     make(map[ObjectID]UpSet),
 
 		objRefused: make(map[ObjectID]map[UpstreamID]time.Time),
 		refusedNow: make(map[ObjectID]UpSet),
@@ -336,6 +356,7 @@ func (s *Scheduler) Completed(now time.Time, id ConnID, k ChunkKey) {
 	if cn != nil {
 		if !start.IsZero() && c != nil {
 			cn.observe(c.size)
+			s.copyTokens = min(float64(s.cfg.CopyBurst), s.copyTokens+s.cfg.CopyShare*float64(c.size))
 		}
 		cn.lastDone = now
 		cn.lastData = now
@@ -799,17 +820,47 @@ func (s *Scheduler) step(now time.Time) {
 	s.assign(now)
 	s.duplicate(now)
 	if s.cfg.MaxConns > 0 {
-		for u := range s.ups {
-			if s.firstEligible(UpstreamID(u)) == nil {
-				s.ups[u].idleAt = now // nothing waits for it: demand-limited now
-			}
+		s.markSaturation(now)
+	}
+}
+
+// markSaturation records, for sizing, which upstreams are saturated after
+// this step: work waits for them and none of their connections has room
+// that assign left empty (work that went to faster connections elsewhere
+// leaves room). More connections to an upstream that is not would get
+// nothing more to do.
+func (s *Scheduler) markSaturation(now time.Time) {
+	var room UpSet
+	for _, cn := range s.conns {
+		if cn.ready && !cn.drain && cn.busy() < s.depth(cn) && !s.stalled(now, cn) {
+			room.Add(cn.up)
+		}
+	}
+	for u := range s.ups {
+		up := &s.ups[u]
+		sat := !room.Has(UpstreamID(u)) && s.firstEligible(UpstreamID(u)) != nil
+		switch {
+		case sat && up.satSince.IsZero():
+			up.satSince = now
+		case !sat && !up.satSince.IsZero():
+			up.satTotal += now.Sub(up.satSince)
+			up.satSince = time.Time{}
 		}
 	}
 }
 
+// saturated is how long in all u has been saturated, up to now.
+func (up *upstream) saturated(now time.Time) time.Duration {
+	d := up.satTotal
+	if !up.satSince.IsZero() {
+		d += now.Sub(up.satSince)
+	}
+	return d
+}
+
 // resize feeds each sized upstream's sizer the state of its connections:
-// how many are up, the bytes they delivered, and when it was last
-// demand-limited. A changed target rebalances the pool.
+// how many are up, the bytes they delivered, and how long they have been
+// saturated. A changed target rebalances the pool.
 func (s *Scheduler) resize(now time.Time) {
 	if s.cfg.MaxConns <= 0 {
 		return
@@ -831,7 +882,7 @@ func (s *Scheduler) resize(now time.Time) {
 			}
 		}
 		from := up.sizer.Target()
-		if up.sizer.Observe(now, n, delivered, rtt, up.idleAt) {
+		if up.sizer.Observe(now, n, delivered, up.saturated(now), rtt) {
 			r, detail := up.sizer.Reason()
 			s.ready.Resized = append(s.ready.Resized, Resize{Upstream: UpstreamID(u), From: from, To: up.sizer.Target(), Reason: r, Detail: detail})
 			s.poolDirty = true
@@ -953,8 +1004,9 @@ func (s *Scheduler) failUnservable() {
 }
 
 // assign hands queued chunks to ready connections with room, in rounds of
-// one chunk per connection, fastest connection first, so the most urgent
-// chunks go to the fastest connections and the work spreads at once.
+// one chunk per connection, idle connections first and fastest first
+// among each, so the most urgent chunks go to the fastest connections and
+// the work spreads at once.
 //
 // A connection does not take a chunk when the faster connections, at their
 // rates and behind what they already have, would deliver everything that
@@ -969,22 +1021,34 @@ func (s *Scheduler) assign(now time.Time) {
 	}
 	conns := s.readyByRate(now)
 	s.copyLateAhead(now, conns)
+	took := make(map[ConnID]bool, len(conns))
 	for progress := true; progress && len(s.queue) > 0; {
 		progress = false
-		for _, cn := range conns {
-			if cn.busy() >= s.depth(cn) || s.stalled(now, cn) {
-				continue
+		clear(took)
+		// Idle connections first, then the others that took nothing yet
+		// in this round: blocks are wanted one at a time (each Want is a
+		// step), and without it the fastest connection would take every
+		// one until its pipeline is full while the others wait empty.
+		for _, idle := range []bool{true, false} {
+			for _, cn := range conns {
+				if took[cn.id] || idle != (cn.busy() == 0) || cn.busy() >= s.depth(cn) || s.stalled(now, cn) {
+					continue
+				}
+				c := s.firstEligible(cn.up)
+				if c == nil {
+					continue
+				}
+				if s.othersFinishFirst(now, cn, c, conns) {
+					continue
+				}
+				s.dequeue(c)
+				s.send(now, cn, c)
+				took[cn.id] = true
+				progress = true
+				if len(s.queue) == 0 {
+					return
+				}
 			}
-			c := s.firstEligible(cn.up)
-			if c == nil {
-				continue
-			}
-			if s.othersFinishFirst(now, cn, c, conns) {
-				continue
-			}
-			s.dequeue(c)
-			s.send(now, cn, c)
-			progress = true
 		}
 	}
 }
@@ -1026,7 +1090,7 @@ func (s *Scheduler) copyLateAhead(now time.Time, conns []*conn) {
 		for _, cn := range conns {
 			if cn.busy() < s.depth(cn) && !s.stalled(now, cn) && !c.hasCopy(cn.id) && s.eligibleSet(c).Has(cn.up) {
 				s.send(now, cn, c)
-				s.duplicates++
+				s.copied(c)
 				break
 			}
 		}
@@ -1142,12 +1206,23 @@ func (s *Scheduler) duplicate(now time.Time) {
 			if cn.busy() > 0 {
 				continue
 			}
-			if c := s.pickCopy(now, cn, otherUp); c != nil {
+			if c := s.pickCopy(now, cn, otherUp, s.mayCopy()); c != nil {
 				s.send(now, cn, c)
-				s.duplicates++
+				s.copied(c)
 			}
 		}
 	}
+}
+
+// mayCopy reports whether the copy budget allows a tail copy now.
+func (s *Scheduler) mayCopy() bool { return s.copyTokens > 0 }
+
+// copied counts a copy of c sent; it spends the budget, which may go
+// below zero (late copies are not refused: they serve a reader that
+// waits).
+func (s *Scheduler) copied(c *chunk) {
+	s.duplicates++
+	s.copyTokens -= float64(c.size)
 }
 
 // lateSlack is added to every estimate before a copy is made: below it, a
@@ -1168,14 +1243,16 @@ const lateSlack = 50 * time.Millisecond
 //     the block well before that time. This is the end of a transfer, when
 //     the last blocks sit on slow paths while fast ones are idle.
 //
-// Late blocks come first, then the block expected to finish last, which is
-// the one that ends the transfer. A connection whose rate is not measured
-// yet (one that has been idle) takes late blocks only; with otherUp, only
-// blocks whose copy is on another upstream's connection.
-func (s *Scheduler) pickCopy(now time.Time, cn *conn, otherUp bool) *chunk {
+// Late blocks come first, then tail blocks, each the most urgent first: a
+// reader waits for its next block, both when its window is held up behind
+// it and at the end of a transfer. Tail copies spend the copy budget (see
+// Config.CopyShare): with tail false, when it is spent, only late blocks
+// are taken. A connection whose rate is not measured yet (one that has
+// been idle) takes late blocks only; with otherUp, only blocks whose copy
+// is on another upstream's connection.
+func (s *Scheduler) pickCopy(now time.Time, cn *conn, otherUp, tail bool) *chunk {
 	var best *chunk
 	var bestLate bool
-	var bestFinish time.Time
 	for _, c := range s.chunks {
 		if c.queued || len(c.copies) >= s.cfg.MaxCopies || c.hasCopy(cn.id) || !s.eligibleSet(c).Has(cn.up) {
 			continue
@@ -1200,7 +1277,7 @@ func (s *Scheduler) pickCopy(now time.Time, cn *conn, otherUp bool) *chunk {
 			late = now.After(finish.Add(2*service + lateSlack))
 		}
 		if !late {
-			if owner.rate <= 0 || cn.rate <= 0 {
+			if !tail || owner.rate <= 0 || cn.rate <= 0 {
 				continue
 			}
 			if mine := serviceTime(c.size, cn.rate) * 3 / 2; finish.Sub(now) < mine+lateSlack {
@@ -1210,9 +1287,8 @@ func (s *Scheduler) pickCopy(now time.Time, cn *conn, otherUp bool) *chunk {
 		switch {
 		case best == nil,
 			late && !bestLate,
-			late == bestLate && late && c.seq < best.seq,
-			late == bestLate && !late && finish.After(bestFinish):
-			best, bestLate, bestFinish = c, late, finish
+			late == bestLate && c.seq < best.seq:
+			best, bestLate = c, late
 		}
 	}
 	return best

@@ -946,39 +946,42 @@ func TestScheduler_copyFromFrozenUpstream(t *testing.T) {
 	}
 }
 
-// With sizing on, a loss-limited upstream (each connection gets 2 Mbit/s
-// of a 40 Mbit/s path) gets connections until they fill the path; one
-// where a single connection fills it keeps its share.
+// With sizing on, a loss-limited upstream (each connection gets 2 Mbit/s)
+// gets connections until they fill its path; one where a single
+// connection fills it keeps its share; two loss-limited upstreams of
+// different capacities each grow to fill their own.
 func TestScheduler_sizing(t *testing.T) {
+	type upstream struct {
+		perConn, capacity  float64
+		minConns, maxConns int
+	}
 	tests := []struct {
-		name             string
-		perConn          float64
-		minConns, maxCon int
-		minShare         float64 // of the capacity, over the last 20 s
+		name     string
+		ups      []upstream
+		minShare float64 // of the capacities together, over the last 20 s
 	}{
-		{"loss-limited", mbps(2), 16, 48, 0.8},
-		{"one connection fills the path", mbps(40), 4, 4, 0.95},
+		{"loss-limited", []upstream{{mbps(2), mbps(40), 16, 48}}, 0.8},
+		{"one connection fills the path", []upstream{{mbps(40), mbps(40), 4, 4}}, 0.95},
+		{"two loss-limited paths", []upstream{{mbps(2), mbps(40), 12, 48}, {mbps(2), mbps(20), 6, 24}}, 0.8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			up := &simUp{rate: tt.perConn, capacity: mbps(40), rtt: 150 * time.Millisecond}
-			m := newSim(t, Config{Conns: 4, MaxConns: 256}, up)
+			var ups []*simUp
+			var capacity float64
+			for _, u := range tt.ups {
+				ups = append(ups, &simUp{rate: u.perConn, capacity: u.capacity, rtt: 150 * time.Millisecond})
+				capacity += u.capacity
+			}
+			m := newSim(t, Config{Conns: 4 * len(ups), MaxConns: 256}, ups...)
 			m.stream = true
 			m.flow()
-			var done []time.Time
-			m.onComplete = func(ChunkKey) { done = append(done, m.now) }
 			m.start()
-			m.want(1, 6000) // 1.5 GiB: more than 60 s of the path
+			m.wantWindowed(1, 20000, 600) // a reader 150 MiB ahead, of more than 60 s of the paths
+			var done []time.Time
+			fill := m.onComplete
+			m.onComplete = func(k ChunkKey) { done = append(done, m.now); fill(k) }
 			start := m.now
 			m.settle(60 * time.Second)
-			n := len(m.conns)
-			target, reason, detail, ok := m.s.Sizing(0)
-			if !ok || detail == "" {
-				t.Fatalf("no sizing reported")
-			}
-			if target < tt.minConns || target > tt.maxCon {
-				t.Errorf("target %d connections after 60 s, want %d..%d", target, tt.minConns, tt.maxCon)
-			}
 			var last int
 			for _, at := range done {
 				if at.Sub(start) >= 40*time.Second {
@@ -986,10 +989,24 @@ func TestScheduler_sizing(t *testing.T) {
 				}
 			}
 			got := float64(last*blockSize) / 20
-			if got < tt.minShare*mbps(40) {
-				t.Errorf("%.1f Mbit/s over the last 20 s, want at least %.0f%% of 40", got*8/1e6, tt.minShare*100)
+			if got < tt.minShare*capacity {
+				t.Errorf("%.1f Mbit/s over the last 20 s, want at least %.0f%% of %.0f", got*8/1e6, tt.minShare*100, capacity*8/1e6)
 			}
-			t.Logf("%d connections, target %d: %v: %s; %.1f Mbit/s", n, target, reason, detail, got*8/1e6)
+			for i, u := range tt.ups {
+				target, reason, detail, ok := m.s.Sizing(UpstreamID(i))
+				if !ok || detail == "" {
+					t.Fatalf("upstream %d: no sizing reported", i)
+				}
+				kept := target
+				if reason == congestion.ReasonProbing {
+					kept /= 2 // it tries again now and then: the count before the step is the one it keeps
+				}
+				if kept < u.minConns || kept > u.maxConns {
+					t.Errorf("upstream %d: %d connections kept after 60 s (target %d, %v), want %d..%d", i, kept, target, reason, u.minConns, u.maxConns)
+				}
+				t.Logf("upstream %d: target %d: %v: %s", i, target, reason, detail)
+			}
+			t.Logf("%d connections, %.1f Mbit/s", len(m.conns), got*8/1e6)
 		})
 	}
 }
