@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
 )
@@ -162,6 +163,14 @@ func (e *Engine) sample(c *engConn) {
 // connections and predicts when each delivers. Only the loop calls it.
 func (e *Engine) rate(c *engConn) {
 	est := c.flow.Query()
+	if est.Shared {
+		// A connection's rate is its upstream node's as much as its
+		// path's, and a macroflow may hold several nodes (all of them,
+		// on loopback): one that has measured nothing is scheduled as
+		// unmeasured, not with the others' rates (it would look fast to
+		// a node that is frozen).
+		est = congestion.Estimate{}
+	}
 	e.sched.SetRTT(c.id, est.RTT)
 	e.sched.SetRate(c.id, est.Rate, c.flow.Delivered())
 }

@@ -825,20 +825,32 @@ func (s *Scheduler) step(now time.Time) {
 }
 
 // markSaturation records, for sizing, which upstreams are saturated after
-// this step: work waits for them and none of their connections has room
+// this step: work waits for them, none of their connections has room
 // that assign left empty (work that went to faster connections elsewhere
-// leaves room). More connections to an upstream that is not would get
-// nothing more to do.
+// leaves room), and no more than half of them are stalled. More
+// connections to an upstream that is not would get nothing more to do.
 func (s *Scheduler) markSaturation(now time.Time) {
 	var room UpSet
+	ready := make([]int, len(s.ups))
+	stalled := make([]int, len(s.ups))
 	for _, cn := range s.conns {
-		if cn.ready && !cn.drain && cn.busy() < s.depth(cn) && !s.stalled(now, cn) {
+		if !cn.ready || cn.drain {
+			continue
+		}
+		ready[cn.up]++
+		switch {
+		case s.stalled(now, cn):
+			stalled[cn.up]++
+		case cn.busy() < s.depth(cn):
 			room.Add(cn.up)
 		}
 	}
 	for u := range s.ups {
 		up := &s.ups[u]
-		sat := !room.Has(UpstreamID(u)) && s.firstEligible(UpstreamID(u)) != nil
+		// An upstream whose connections mostly stall (a frozen node, a
+		// path that black-holes) is not saturated either: more
+		// connections to it would stall too.
+		sat := !room.Has(UpstreamID(u)) && 2*stalled[u] <= ready[u] && s.firstEligible(UpstreamID(u)) != nil
 		switch {
 		case sat && up.satSince.IsZero():
 			up.satSince = now

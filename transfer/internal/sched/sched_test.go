@@ -65,6 +65,7 @@ type simConn struct {
 	// it has requests pending, observed at every completion.
 	flow      *congestion.Flow
 	delivered uint64
+	reported  uint64     // delivered when Activity was last reported, for stream
 	fluid     []fluidReq // requests queued on the connection, for stream
 }
 
@@ -118,7 +119,8 @@ func (m *sim) flow() {
 			if report && m.conns[sc.id] == sc {
 				sc.flow.Observe(congestion.Sample{At: m.now, Delivered: sc.delivered})
 				m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered)
-				if len(sc.fluid) > 0 {
+				if sc.delivered > sc.reported {
+					sc.reported = sc.delivered
 					m.s.Activity(sc.id, m.now)
 				}
 			}
