@@ -28,7 +28,7 @@ func TestEngine_smallMaxRequests(t *testing.T) {
 	}
 	f := newFixture(t, 1, objs)
 	// Peer.MaxRequests 8 on the client side: equal to Pipeline.
-	cfg := Config{Conns: 1, Pipeline: 8, Window: 64 << 20}
+	cfg := Config{Conns: 1, MaxConns: 1, Pipeline: 8, Window: 64 << 20} // dials are counted: not sized
 	cfg.Peer.MaxRequests = 8
 	e := f.engine(t, cfg)
 	var wg sync.WaitGroup
@@ -60,7 +60,7 @@ func TestEngine_manyOpensAtOnce(t *testing.T) {
 		objs[fmt.Sprintf("seg%03d.ts", i)] = b
 	}
 	f := newFixture(t, 1, objs)
-	e := f.engine(t, Config{Conns: 2})
+	e := f.engine(t, Config{Conns: 2, MaxConns: 1}) // dials are counted: not sized
 	var wg sync.WaitGroup
 	var fails atomic.Int64
 	var first atomic.Value
@@ -89,7 +89,7 @@ func TestEngine_fullConnectionNotDropped(t *testing.T) {
 		objs[fmt.Sprintf("s%03d", i)] = []byte{byte(i)}
 	}
 	f := newFixture(t, 1, objs)
-	e := f.engine(t, Config{Conns: 1})
+	e := f.engine(t, Config{Conns: 1, MaxConns: 1}) // dials are counted: not sized
 	done := make(chan error, 1)
 	go func() {
 		got, err := readAll(t, e, "big", 0, -1)
