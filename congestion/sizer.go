@@ -51,6 +51,7 @@ type Sizer struct {
 	msat               time.Duration // the saturated time at mark
 	retries            int           // measurements restarted because the halves disagreed
 	holdTo             time.Time     // no step up before this
+	fruitless          int           // steps in a row that did not pay
 }
 
 // SizerConfig configures a Sizer. Zero fields take the defaults given.
@@ -70,7 +71,8 @@ type SizerConfig struct {
 	Warmup, Measure time.Duration
 	MaxRetries      int
 	// Hold is how long the count stays after a step that did not pay
-	// before another is tried; default 15 s.
+	// before another is tried; default 15 s. It doubles with each such
+	// step in a row, up to 16 times.
 	Hold time.Duration
 	// Gain is the part of the proportional increase a step must bring to
 	// count as paying: doubling 8 connections to 16 pays with Gain 0.3 if
@@ -215,9 +217,15 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 			s.reason = ReasonPlateau
 			s.detail = fmt.Sprintf("%d connections got %s, %d got %s: the step did not pay; keeping %d",
 				s.target, Mbps(rate), s.base, Mbps(s.baseR), knee)
-			s.holdTo = now.Add(s.cfg.Hold)
+			// Each step in a row that does not pay doubles the hold (up
+			// to 16 times Hold): a probe costs a path that one
+			// connection fills (fresh connections in slow start fight the
+			// others), and it keeps not paying there.
+			s.holdTo = now.Add(s.cfg.Hold << min(s.fruitless, 4))
+			s.fruitless++
 			return s.set(knee)
 		}
+		s.fruitless = 0
 		s.reason = ReasonGrowing
 		s.detail = fmt.Sprintf("%d connections got %s, %d got %s (%s each)",
 			s.target, Mbps(rate), s.base, Mbps(s.baseR), Mbps(rate/float64(s.target)))

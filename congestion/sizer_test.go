@@ -169,3 +169,30 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// Where a step never pays (one connection fills the path), the probes
+// space out: each hold doubles, up to 16 times Hold.
+func TestSizer_fruitlessProbesSpaceOut(t *testing.T) {
+	const mbit = 1e6 / 8
+	s := NewSizer(SizerConfig{Initial: 4, Hold: 5 * time.Second})
+	var delivered uint64
+	now := t0
+	var probes []time.Duration
+	for end := now.Add(5 * time.Minute); now.Before(end); now = now.Add(100 * time.Millisecond) {
+		delivered += uint64(path{100 * mbit, 100 * mbit}.rate(s.Target()) / 10)
+		if s.Observe(now, s.Target(), delivered, now.Sub(t0), 150*time.Millisecond) && s.Target() > 4 {
+			probes = append(probes, now.Sub(t0))
+		}
+	}
+	if len(probes) < 4 || len(probes) > 7 {
+		t.Fatalf("probes at %v, want 4 to 7 in 5 minutes with holds of 5, 10, 20, 40, 80 s", probes)
+	}
+	for i := 2; i < len(probes); i++ {
+		if probes[i]-probes[i-1] < probes[i-1]-probes[i-2] {
+			t.Fatalf("probes at %v: a gap shrinks", probes)
+		}
+	}
+	if first, last := probes[1]-probes[0], probes[len(probes)-1]-probes[len(probes)-2]; last < 4*first {
+		t.Fatalf("probes at %v: the last gap %v is not four times the first %v", probes, last, first)
+	}
+}
