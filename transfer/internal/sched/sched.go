@@ -1016,9 +1016,17 @@ func (s *Scheduler) failUnservable() {
 }
 
 // assign hands queued chunks to ready connections with room, in rounds of
-// one chunk per connection, idle connections first and fastest first
-// among each, so the most urgent chunks go to the fastest connections and
-// the work spreads at once.
+// one chunk per connection, fastest connection first, so the most urgent
+// chunks go to the fastest connections and the work spreads at once.
+//
+// Blocks are wanted one at a time (each Want is a step), so a burst of a
+// few blocks goes to the fastest connections until their pipelines are
+// full, while others wait empty: a small read over two relays can go all
+// to one. Serving idle connections first in each round fixed that, but
+// then a frozen relay's idle connections (idle because they hear nothing,
+// with no stalled request to show it) took the new blocks, and plays
+// waited for the stall timeout (TestBrowserLikePlays_relayFrozen); not
+// done until that is told apart.
 //
 // A connection does not take a chunk when the faster connections, at their
 // rates and behind what they already have, would deliver everything that
@@ -1033,34 +1041,22 @@ func (s *Scheduler) assign(now time.Time) {
 	}
 	conns := s.readyByRate(now)
 	s.copyLateAhead(now, conns)
-	took := make(map[ConnID]bool, len(conns))
 	for progress := true; progress && len(s.queue) > 0; {
 		progress = false
-		clear(took)
-		// Idle connections first, then the others that took nothing yet
-		// in this round: blocks are wanted one at a time (each Want is a
-		// step), and without it the fastest connection would take every
-		// one until its pipeline is full while the others wait empty.
-		for _, idle := range []bool{true, false} {
-			for _, cn := range conns {
-				if took[cn.id] || idle != (cn.busy() == 0) || cn.busy() >= s.depth(cn) || s.stalled(now, cn) {
-					continue
-				}
-				c := s.firstEligible(cn.up)
-				if c == nil {
-					continue
-				}
-				if s.othersFinishFirst(now, cn, c, conns) {
-					continue
-				}
-				s.dequeue(c)
-				s.send(now, cn, c)
-				took[cn.id] = true
-				progress = true
-				if len(s.queue) == 0 {
-					return
-				}
+		for _, cn := range conns {
+			if cn.busy() >= s.depth(cn) || s.stalled(now, cn) {
+				continue
 			}
+			c := s.firstEligible(cn.up)
+			if c == nil {
+				continue
+			}
+			if s.othersFinishFirst(now, cn, c, conns) {
+				continue
+			}
+			s.dequeue(c)
+			s.send(now, cn, c)
+			progress = true
 		}
 	}
 }
@@ -1099,11 +1095,21 @@ func (s *Scheduler) copyLateAhead(now time.Time, conns []*conn) {
 	}
 	slices.SortFunc(late, func(a, b *chunk) int { return cmp.Compare(a.seq, b.seq) })
 	for _, c := range late[:min(len(late), 4)] {
-		for _, cn := range conns {
-			if cn.busy() < s.depth(cn) && !s.stalled(now, cn) && !c.hasCopy(cn.id) && s.eligibleSet(c).Has(cn.up) {
-				s.send(now, cn, c)
-				s.copied(c)
-				break
+		// Another upstream's connection first: the others to the stalled
+		// connection's node may well be stalled too, without showing it
+		// yet (idle ones have nothing to be late with).
+		owner := s.conns[c.copies[0].conn].up
+	pick:
+		for _, otherUp := range []bool{true, false} {
+			for _, cn := range conns {
+				if otherUp && cn.up == owner {
+					continue
+				}
+				if cn.busy() < s.depth(cn) && !s.stalled(now, cn) && !c.hasCopy(cn.id) && s.eligibleSet(c).Has(cn.up) {
+					s.send(now, cn, c)
+					s.copied(c)
+					break pick
+				}
 			}
 		}
 	}
