@@ -277,6 +277,7 @@ type Scheduler struct {
 	scratch            []*conn
 	duplicates         int     // copies sent, for stats
 	copyTokens         float64 // bytes of copies the budget allows now (see Config.CopyShare)
+	satScratch         []int   // markSaturation's counts: ready, then stalled connections per upstream
 }
 
 // New returns a Scheduler with no connections. Call Tick (or any
@@ -287,6 +288,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		copyTokens: float64(cfg.CopyBurst),
+		satScratch: make([]int, 2*cfg.Upstreams),
 		poolDirty:  true,
 		cfg:        cfg,
 		ups:        make([]upstream, cfg.Upstreams),
@@ -831,8 +833,9 @@ func (s *Scheduler) step(now time.Time) {
 // connections to an upstream that is not would get nothing more to do.
 func (s *Scheduler) markSaturation(now time.Time) {
 	var room UpSet
-	ready := make([]int, len(s.ups))
-	stalled := make([]int, len(s.ups))
+	// Counts per upstream in reused scratch: this runs at every step.
+	ready, stalled := s.satScratch[:len(s.ups)], s.satScratch[len(s.ups):]
+	clear(s.satScratch)
 	for _, cn := range s.conns {
 		if !cn.ready || cn.drain {
 			continue
