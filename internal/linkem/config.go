@@ -108,11 +108,11 @@ func (c Config) QueueLimit() int {
 	return max(c.Rate.Bytes(2*c.Delay), MinQueueBytes)
 }
 
-// lineBytes returns the capacity of the delay line: everything the queue can
-// hold plus everything in flight during the longest delay, plus lineSlack
-// of lateness at the full rate and room for two maximum-size packets lost to
-// wrap-around at the ring's end.
-func (c Config) lineBytes() int {
+// LineBytes returns the capacity of the delay line a Forwarder needs for c:
+// everything the queue can hold plus everything in flight during the
+// longest delay, plus lineSlack of lateness at the full rate and room for
+// two maximum-size packets lost to wrap-around at the ring's end.
+func (c Config) LineBytes() int {
 	if c.Rate == 0 {
 		return unlimitedLineBytes
 	}
@@ -138,7 +138,7 @@ func (c Config) Validate() error {
 	if c.Rate != 0 && c.QueueBytes != 0 && c.QueueBytes < MTU {
 		errs = append(errs, fmt.Errorf("queue %d bytes < one packet of %d", c.QueueBytes, MTU))
 	}
-	if c.Rate != 0 && c.lineBytes() > math.MaxInt32 {
+	if c.Rate != 0 && c.LineBytes() > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("rate %v × delay %v needs a delay line over 2 GiB", c.Rate, c.Delay))
 	}
 	if err := c.Loss.Validate(); err != nil {

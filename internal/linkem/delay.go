@@ -26,3 +26,8 @@ func (d *delayer) release(departed time.Duration, rng *rand.Rand) time.Duration 
 	d.last = t
 	return t
 }
+
+// set changes the delay and jitter of packets that depart from now on;
+// packets keep their order, so a shorter delay holds new packets back to the
+// last release until the difference has passed.
+func (d *delayer) set(delay, jitter time.Duration) { d.delay, d.jitter = delay, jitter }

@@ -33,6 +33,13 @@
 //     end fails. Run does not close the ends: the caller closes them after
 //     Run returns.
 //  4. Reads [Forwarder.Stats] at any time, from any goroutine.
+//  5. May change a running direction's Config with [Forwarder.SetConfig],
+//     or both directions' with [Link.Set], at any time, from any
+//     goroutine. The delay line is sized at construction: to raise the
+//     rate, the delay or the queue later, reserve room with
+//     [Options.LineBytes] (the largest [Config.LineBytes] of the
+//     configurations to come); SetConfig refuses a Config that would not
+//     fit.
 //
 // Model. A packet arriving at time t is first subjected to the loss process;
 // a lost packet never reaches the queue. The queue is a fluid drop-tail
@@ -44,6 +51,15 @@
 // [−Jitter, +Jitter]; a packet whose release would come before the previous
 // packet's is held back to it, so the link never reorders. Packet sizes are
 // IP-layer bytes (TUN devices carry no link-layer header).
+//
+// Changes. A new Config applies to packets that arrive after it; packets
+// already admitted keep their release times, which is what a real link
+// whose rate or delay changes does with the bits already on the wire and,
+// for the queue, the simplest rule that keeps packets in order: bytes
+// queued before a change drain at the old rate, later packets queue behind
+// them at the new one, a backlog above a lowered queue limit drains instead
+// of being dropped, and a shorter delay holds new packets back to the last
+// release ([Pipe.SetConfig] lists every field).
 //
 // Limits. Memory per direction is bounded: the delay line holds at most
 // QueueBytes plus Rate×(Delay+Jitter) bytes (a fixed 8 MiB when the rate is

@@ -39,6 +39,11 @@ type Options struct {
 	// Packets the writer cannot keep up with are not captured
 	// (Stats.CaptureDrops).
 	Capture io.Writer
+	// LineBytes, if larger than the initial Config needs, is the size of
+	// the delay line, so that SetConfig may later raise the rate, the delay
+	// or the queue: SetConfig refuses a Config whose delay line would not
+	// fit (Config.LineBytes). Zero sizes it for the initial Config.
+	LineBytes int
 }
 
 // RealTimePriority is the SCHED_FIFO priority of forwarder threads with
@@ -63,7 +68,7 @@ const (
 // thread that makes raw system calls (read, poll, clock_nanosleep, write),
 // so that no packet waits for Go's scheduler or poller.
 type Forwarder struct {
-	pipe *Pipe
+	pipe *Pipe // the reader thread's only
 	src  End
 	dst  End
 	opt  Options
@@ -78,6 +83,12 @@ type Forwarder struct {
 	stopped atomic.Bool
 	c       counters
 	ran     atomic.Bool
+
+	// SetConfig publishes a new Config in pending; the reader thread
+	// takes it before the next packet it admits (pipe is its own).
+	setMu   sync.Mutex // serialises SetConfig
+	cfg     atomic.Pointer[Config]
+	pending atomic.Pointer[Config]
 }
 
 // NewForwarder returns a Forwarder from src to dst for cfg. It allocates the
@@ -94,16 +105,50 @@ func NewForwarder(cfg Config, src, dst End, opt Options) (*Forwarder, error) {
 	f := &Forwarder{
 		pipe: p, src: src, dst: dst, opt: opt,
 		log:  log.With("link", opt.Name),
-		line: newRing(cfg.lineBytes()),
+		line: newRing(max(cfg.LineBytes(), opt.LineBytes)),
 	}
+	initial := p.Config() // a copy: the Pipe's own changes on the reader thread
+	f.cfg.Store(&initial)
 	if opt.Capture != nil {
 		f.cap = newCapRing()
 	}
 	return f, nil
 }
 
-// Config returns the Forwarder's configuration.
-func (f *Forwarder) Config() Config { return f.pipe.Config() }
+// Config returns the Forwarder's configuration: the one it was built with,
+// or the last SetConfig's. It is safe to call at any time.
+func (f *Forwarder) Config() Config { return *f.cfg.Load() }
+
+// SetConfig changes the direction's configuration while it runs (or before).
+// It is safe to call at any time, from any goroutine. The change applies
+// to every packet read after it; packets already admitted keep their
+// release times, and queued bytes drain at the old rate before later ones
+// are served at the new one (Pipe.SetConfig gives the details). cfg.Seed
+// is ignored: the random source goes on. SetConfig returns an error,
+// changing nothing, if cfg is invalid or needs a larger delay line than the
+// Forwarder has (see Options.LineBytes).
+func (f *Forwarder) SetConfig(cfg Config) error {
+	if err := f.checkConfig(cfg); err != nil {
+		return err
+	}
+	f.setMu.Lock()
+	defer f.setMu.Unlock()
+	cfg.Seed = f.Config().Seed
+	f.cfg.Store(&cfg)
+	f.pending.Store(&cfg)
+	return nil
+}
+
+// checkConfig reports whether the Forwarder can take cfg.
+func (f *Forwarder) checkConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("linkem: %s: %w", f.opt.Name, err)
+	}
+	if need, have := cfg.LineBytes(), len(f.line.buf); need > have {
+		return fmt.Errorf("linkem: %s: %v needs a delay line of %d bytes, and this one has %d (Options.LineBytes)", f.opt.Name, cfg, need, have)
+	}
+	return nil
+}
 
 // Stats returns the counters so far. It is safe to call at any time.
 func (f *Forwarder) Stats() Stats {
@@ -229,6 +274,14 @@ func (f *Forwarder) admit(p []byte) {
 	now := f.clock.now()
 	f.c.packets.Add(1)
 	f.c.bytes.Add(uint64(n))
+	if f.pending.Load() != nil {
+		if cfg := f.pending.Swap(nil); cfg != nil {
+			// Validated by SetConfig. Applying it at the first packet after
+			// the call is the same as applying it at the call: what was
+			// admitted before keeps its schedule either way.
+			_ = f.pipe.SetConfig(now, *cfg)
+		}
+	}
 	if n > MaxPacketSize {
 		f.c.overflowPackets.Add(1)
 		return
@@ -389,6 +442,16 @@ func NewLink(ab, ba Config, a, b End, opt Options) (*Link, error) {
 		return nil, fmt.Errorf("%s: %w", opt.Name, err)
 	}
 	return &Link{AB: fab, BA: fba}, nil
+}
+
+// Set changes both directions' configurations while the link runs (see
+// Forwarder.SetConfig): ab for packets from a to b, ba for the reverse. It
+// checks both before changing either, so on error neither changes.
+func (l *Link) Set(ab, ba Config) error {
+	if err := errors.Join(l.AB.checkConfig(ab), l.BA.checkConfig(ba)); err != nil {
+		return err
+	}
+	return errors.Join(l.AB.SetConfig(ab), l.BA.SetConfig(ba))
 }
 
 // Run runs both directions until ctx is done or one of them fails; see

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +286,92 @@ func TestForwarder_capture(t *testing.T) {
 	}
 	if len(b) != 0 {
 		t.Errorf("%d bytes after the last record", len(b))
+	}
+}
+
+// TestForwarder_SetConfig halves the rate of a running forwarder between two
+// bursts: the second burst leaves twice as far apart.
+func TestForwarder_SetConfig(t *testing.T) {
+	aHost, aEnd := seqpacketPair(t)
+	bHost, bEnd := seqpacketPair(t)
+	cfg := Config{Rate: 12 * Mbps, Delay: 5 * time.Millisecond, QueueBytes: 40 * 1500}
+	f, err := NewForwarder(cfg, aEnd, bEnd, Options{Name: "test", RealTime: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, f.Run)
+	defer stop()
+	burst := func() time.Duration { // median spacing of 20 packets sent at once
+		t.Helper()
+		pkt := make([]byte, 1500)
+		for range 20 {
+			if _, err := aHost.Write(pkt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		buf := make([]byte, 2000)
+		bHost.SetReadDeadline(time.Now().Add(2 * time.Second))
+		var at []time.Time
+		for range 20 {
+			if _, err := bHost.Read(buf); err != nil {
+				t.Fatalf("after %d packets: %v", len(at), err)
+			}
+			at = append(at, time.Now())
+		}
+		var gaps []time.Duration
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, at[i].Sub(at[i-1]))
+		}
+		slices.Sort(gaps)
+		return gaps[len(gaps)/2]
+	}
+	near := func(got, want time.Duration) bool { return got > want*8/10 && got < want*12/10 }
+	if got := burst(); !near(got, time.Millisecond) {
+		t.Errorf("spacing at 12 Mbit/s %v, want 1ms", got)
+	}
+	cfg.Rate = 6 * Mbps
+	if err := f.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Config(); got.Rate != 6*Mbps {
+		t.Errorf("Config() after SetConfig: %v", got)
+	}
+	if got := burst(); !near(got, 2*time.Millisecond) {
+		t.Errorf("spacing at 6 Mbit/s %v, want 2ms", got)
+	}
+	// The delay line was sized for 12 Mbit/s and 5 ms: ten seconds of
+	// delay do not fit, and nothing changes.
+	if err := f.SetConfig(Config{Rate: 12 * Mbps, Delay: 10 * time.Second}); err == nil || !strings.Contains(err.Error(), "delay line") {
+		t.Errorf("SetConfig beyond the delay line = %v, want a delay line error", err)
+	}
+	if got := f.Config(); got.Rate != 6*Mbps || got.Delay != 5*time.Millisecond {
+		t.Errorf("Config() after a refused SetConfig: %v", got)
+	}
+	if s := f.Stats(); s.QueueDropPackets+s.OverflowPackets != 0 {
+		t.Errorf("drops: %+v", s)
+	}
+}
+
+func TestLink_SetChecksBothDirections(t *testing.T) {
+	_, aEnd := seqpacketPair(t)
+	_, bEnd := seqpacketPair(t)
+	small := Config{Rate: 10 * Mbps, Delay: time.Millisecond}
+	l, err := NewLink(small, small, aEnd, bEnd, Options{Name: "a-b", LineBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := Config{Rate: 10 * Mbps, Delay: 2 * time.Second} // 7.6 MB with its default queue: fits 8 MiB
+	huge := Config{Rate: Gbps, Delay: time.Second}
+	if err := l.Set(big, huge); err == nil {
+		t.Fatal("Set with a reverse beyond the delay line = nil")
+	}
+	if l.AB.Config().Delay != time.Millisecond {
+		t.Errorf("forward changed by a refused Set: %v", l.AB.Config())
+	}
+	if err := l.Set(big, small); err != nil {
+		t.Fatal(err)
+	}
+	if l.AB.Config().Delay != 2*time.Second {
+		t.Errorf("forward after Set: %v", l.AB.Config())
 	}
 }

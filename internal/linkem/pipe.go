@@ -52,8 +52,36 @@ func NewPipe(cfg Config) (*Pipe, error) {
 	}, nil
 }
 
-// Config returns the configuration the Pipe was built with.
+// Config returns the Pipe's configuration: the one it was built with, or
+// the last SetConfig's.
 func (p *Pipe) Config() Config { return p.cfg }
+
+// SetConfig changes the Pipe's configuration at now, which must not precede
+// the last Admit. It applies to packets admitted from now on; packets
+// already admitted keep the release times Admit gave them:
+//
+//   - Rate and queue: bytes queued before the change drain on their old
+//     schedule, and later packets queue behind them at the new rate (see
+//     Queue.SetRate). A backlog above a lowered limit is not dropped.
+//   - Delay and jitter: new packets get the new delay, but never leave
+//     before the last one admitted, so a shorter delay holds them back
+//     until the difference has passed (the link never reorders).
+//   - Loss: the chain keeps its state (Good or Bad) if the new process is
+//     bursty too, and starts Good otherwise.
+//   - Seed: ignored; the random source goes on.
+//
+// It returns the error of cfg.Validate, leaving the Pipe unchanged.
+func (p *Pipe) SetConfig(now time.Duration, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg.Seed = p.cfg.Seed
+	p.cfg = cfg
+	p.loss = lossState{Loss: cfg.Loss, bad: p.loss.bad && cfg.Loss.P > 0}
+	p.queue.SetRate(now, cfg.Rate, cfg.QueueLimit())
+	p.delay.set(cfg.Delay, cfg.Jitter)
+	return nil
+}
 
 // Admit decides the fate of a packet of size bytes arriving at now. For
 // Deliver it also returns the release time, which never precedes that of
