@@ -61,11 +61,25 @@
 // stops paying, and tries again later. There is no fixed cap like aria2's
 // 16 connections. The transfer engine sizes each upstream with one.
 //
+// # Budgets, requests and grants
+//
+// A Budget bounds what a macroflow's flows send together: a multiple k of
+// one TCP flow's share (the CM emulates k AIMD flows from the loss events
+// and RTT its flows see: at 1 an ensemble of connections to one host takes
+// no more than one TCP connection would beside it), a fixed rate, or the
+// lower of both. Config.Budget gives every macroflow one, SetBudget one
+// macroflow. The allowance is divided among the flows that carry data, by
+// weight (Flow.SetWeight). A watched sending connection gets its share as
+// the kernel's SO_MAX_PACING_RATE, so the kernel paces it; a socket that
+// refuses the option (MPTCP) and a flow the application drives itself
+// pace through grants instead: Flow.Grant (and its callback form
+// Flow.Request) is the paper's cm_request and cmapp_send, returning when
+// the flow may send n more bytes, and the flows that wait share the
+// allowance in start-time fair order by weight. Without a budget a grant
+// is immediate.
+//
 // # What is next (issue 8)
 //
-// Request/grant scheduling and the per-macroflow rate budget
-// (SO_MAX_PACING_RATE, user-space pacing on MPTCP) that bounds what the
-// Sizer may open, shared start state for new flows, the peer servers'
-// sending connections as watched flows, and content adaptation at the
-// edge.
+// A receive-side loss estimate (so that a fetching engine's budget can be
+// a multiple too), and content adaptation at the edge.
 package congestion

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aqueduct-cdn/aqueduct/internal/sockopt"
 )
 
 // Config configures a Manager. The zero value is ready to use.
@@ -15,6 +17,9 @@ type Config struct {
 	// NewEstimator makes each flow's estimator (NewEWMA(DefaultHalfLife)
 	// when nil).
 	NewEstimator func() Estimator
+	// Budget is every macroflow's budget until SetBudget changes it
+	// (zero: none).
+	Budget Budget
 }
 
 // A Manager is the congestion manager: it holds every flow, grouped into
@@ -34,12 +39,18 @@ type Manager struct {
 	wake     chan struct{} // a flow was watched or has work: look again
 	stop     chan struct{} // closed by Close
 	done     sync.WaitGroup
+
+	// Kernel pacing rates a budget's division decided, for the sampler
+	// to apply (grant.go); setPacing applies one.
+	pacing    map[*Flow]float64
+	setPacing func(net.Conn, uint64) error
 }
 
 type macroflow struct {
 	name  string
 	flows map[*Flow]struct{}
 	subs  map[*subscription]struct{}
+	budgetState
 }
 
 // New returns a Manager.
@@ -51,7 +62,8 @@ func New(cfg Config) *Manager {
 		cfg.NewEstimator = func() Estimator { return NewEWMA(DefaultHalfLife) }
 	}
 	return &Manager{cfg: cfg, macros: map[string]*macroflow{}, alias: map[string]string{},
-		watched: map[*Flow]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		watched: map[*Flow]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		pacing: map[*Flow]float64{}, setPacing: sockopt.MaxPacingRate}
 }
 
 // Close ends every subscription and waits for their callbacks to return,
@@ -69,6 +81,11 @@ func (m *Manager) Close() {
 			s.stop()
 		}
 		clear(mf.subs)
+		if mf.timer != nil {
+			mf.timer.Stop()
+			mf.timer = nil
+		}
+		mf.releaseAll(nil)
 	}
 	m.mu.Unlock()
 	m.subs.Wait()
@@ -103,6 +120,9 @@ func (m *Manager) macro(name string) *macroflow {
 	if mf == nil {
 		mf = &macroflow{name: name, flows: map[*Flow]struct{}{}, subs: map[*subscription]struct{}{}}
 		m.macros[name] = mf
+		if !m.cfg.Budget.IsZero() {
+			mf.allow = newAllowance(m.cfg.Budget)
+		}
 	}
 	return mf
 }
@@ -112,7 +132,7 @@ func (m *Manager) macro(name string) *macroflow {
 func (m *Manager) Open(dst string) *Flow {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	f := &Flow{m: m, est: m.cfg.NewEstimator()}
+	f := &Flow{m: m, est: m.cfg.NewEstimator(), weight: 1}
 	f.mf = m.macro(Host(dst))
 	f.mf.flows[f] = struct{}{}
 	return f
@@ -137,6 +157,10 @@ func (m *Manager) Merge(from, into string) {
 		for s := range src.subs {
 			dst.subs[s] = struct{}{}
 		}
+		if src.timer != nil {
+			src.timer.Stop()
+		}
+		src.releaseAll(nil) // their tags mean nothing in dst's queue
 		delete(m.macros, from)
 	}
 	m.alias[from] = into
@@ -217,6 +241,16 @@ type Flow struct {
 	dir  Direction
 	rtos uint16    // its retransmission timeouts when last sampled
 	next time.Time // when it is sampled next (wall clock)
+
+	// Its part in the macroflow's budget (grant.go).
+	weight   float64 // its share, relative to the others'
+	vfinish  float64 // the finish tag of its newest grant request
+	lastLost uint64  // Lost of the newest sample
+	haveLost bool
+	active   bool    // it delivered since the budget was last divided
+	grants   bool    // it has asked for grants
+	pacing   int     // paceUnknown, paceKernel, paceUser
+	paced    float64 // the kernel pacing rate last decided; 0: none yet
 }
 
 // Observe folds a sample of the flow into its estimate.
@@ -237,9 +271,11 @@ func (f *Flow) observeLocked(s Sample) {
 	if f.countsBusy && s.Busy == 0 {
 		s.Busy = f.busyAt(s.At)
 	}
+	m := f.m
+	m.noteSample(f, s)
 	f.last = s.Delivered
 	f.est.Observe(s)
-	f.m.notify(f.mf)
+	m.notify(f.mf)
 }
 
 // LossKind says what a flow's feedback reported lost (the paper's
@@ -325,6 +361,7 @@ func (f *Flow) Move(name string) {
 		return
 	}
 	old := f.mf
+	old.releaseAll(func(g *grant) bool { return g.f != f })
 	delete(old.flows, f)
 	f.mf = m.macro(name)
 	f.mf.flows[f] = struct{}{}
@@ -341,8 +378,10 @@ func (f *Flow) Close() {
 		return
 	}
 	f.closed = true
+	f.mf.releaseAll(func(g *grant) bool { return g.f != f })
 	delete(f.mf.flows, f)
 	delete(m.watched, f)
+	delete(m.pacing, f)
 	m.notify(f.mf)
 }
 

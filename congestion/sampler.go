@@ -134,6 +134,7 @@ func (m *Manager) sample() {
 			}
 			m.mu.Unlock()
 		}
+		m.applyPacing()
 		if !timer.Stop() {
 			select {
 			case <-timer.C:

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"slices"
 	"sync"
@@ -33,6 +34,17 @@ type sender struct {
 	lastSent     atomic.Int64 // unix nanoseconds of the last write
 
 	release func([]byte) // gives a sent stream frame back to its pool
+
+	// gate, if set, lets data frames go under the congestion manager's
+	// budget (a *congestion.Flow), for as long as gateCtx lives.
+	gate    gate
+	gateCtx context.Context
+}
+
+// A gate says when data may be sent: congestion.Flow's grants.
+type gate interface {
+	TryGrant(n int) bool
+	Grant(ctx context.Context, n int) error
 }
 
 // maxReplyBytes bounds the answers queued on one connection; past it, reply
@@ -192,6 +204,12 @@ func (s *sender) run() error {
 		s.mu.Unlock()
 
 		for i, f := range batch {
+			if pooled[i] && s.gate != nil {
+				if err := s.waitGrant(len(f)); err != nil {
+					s.close(err)
+					return err
+				}
+			}
 			if err := s.write(f); err != nil {
 				s.close(err)
 				return err
@@ -210,6 +228,21 @@ func (s *sender) nextStream() *stream {
 		}
 	}
 	return nil
+}
+
+// waitGrant waits for the congestion manager to let n bytes of data go;
+// if it must wait, what is buffered goes first, so that control frames are
+// not held back.
+func (s *sender) waitGrant(n int) error {
+	if s.gate.TryGrant(n) {
+		return nil
+	}
+	if s.bw.Buffered() > 0 {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	return s.gate.Grant(s.gateCtx, n)
 }
 
 func (s *sender) write(f []byte) error {

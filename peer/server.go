@@ -350,10 +350,11 @@ func (sc *serverConn) serve(ctx context.Context, admitted func()) {
 	sc.sess = sess
 	sc.log = log.With("peer_name", sess.peerName)
 	sc.log.Debug("peer connected")
+	var flow *congestion.Flow
 	if s.cfg.Flows != nil {
-		f := s.cfg.Flows.Open(sc.nc.RemoteAddr().String())
-		defer f.Close()
-		if err := f.Watch(sc.nc, congestion.Send); err != nil {
+		flow = s.cfg.Flows.Open(sc.nc.RemoteAddr().String())
+		defer flow.Close()
+		if err := flow.Watch(sc.nc, congestion.Send); err != nil {
 			sc.log.Debug("congestion manager cannot watch the connection", "err", err)
 		}
 	}
@@ -370,6 +371,11 @@ func (sc *serverConn) serve(ctx context.Context, admitted func()) {
 			s.pool.Put(&b)
 		}
 	})
+	if flow != nil {
+		// Under a budget the kernel paces the socket where it can; where
+		// it cannot (MPTCP) the writer waits for the CM's grant.
+		sc.snd.gate, sc.snd.gateCtx = flow, sc.ctx
+	}
 	sc.mu.Unlock()
 	writerDone := make(chan struct{})
 	go func() {

@@ -2,6 +2,7 @@ package sockopt
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"syscall"
 )
@@ -68,6 +69,24 @@ func Congestion(c net.Conn) (string, error) {
 		return "", err
 	}
 	return congestionOf(rc)
+}
+
+// Unpaced is the pacing rate that sets no limit.
+const Unpaced = ^uint64(0)
+
+// MaxPacingRate caps the rate at which the kernel sends on c's socket
+// (SO_MAX_PACING_RATE), in bytes per second; Unpaced lifts the cap. It
+// fails on MPTCP sockets, which do not take the option: their sender must
+// pace itself.
+func MaxPacingRate(c net.Conn, rate uint64) error {
+	rc, err := RawConn(c)
+	if err != nil {
+		return err
+	}
+	if err := setMaxPacingRate(rc, rate); err != nil {
+		return fmt.Errorf("sockopt: max pacing rate: %w", err)
+	}
+	return nil
 }
 
 // MultipathTCP reports whether c runs over MPTCP.

@@ -45,3 +45,17 @@ func check(name string) error {
 	}
 	return nil
 }
+
+// setMaxPacingRate sets SO_MAX_PACING_RATE in bytes per second. The kernel
+// paces TCP itself when no fq qdisc does (since Linux 4.13); MPTCP sockets
+// refuse the option.
+func setMaxPacingRate(c syscall.RawConn, rate uint64) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_MAX_PACING_RATE, rate)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}

@@ -98,3 +98,22 @@ func TestCongestion_notSocket(t *testing.T) {
 		t.Error("MultipathTCP(pipe) = true")
 	}
 }
+
+// The kernel takes a pacing cap on a TCP socket and refuses it on an
+// MPTCP one, whose sender must then pace itself.
+func TestMaxPacingRate(t *testing.T) {
+	cl, _ := pair(t, Options{}, Options{})
+	if err := MaxPacingRate(cl, 1<<20); err != nil {
+		t.Fatalf("TCP: %v", err)
+	}
+	if err := MaxPacingRate(cl, Unpaced); err != nil {
+		t.Fatalf("TCP, lifting the cap: %v", err)
+	}
+	mp, _ := pair(t, Options{MPTCP: true}, Options{MPTCP: true})
+	if !MultipathTCP(mp) {
+		t.Fatal("no MPTCP connection on loopback (net.mptcp.enabled=0?)")
+	}
+	if err := MaxPacingRate(mp, 1<<20); err == nil {
+		t.Fatal("MPTCP took SO_MAX_PACING_RATE; the CM's user-space pacing assumes it does not")
+	}
+}
