@@ -20,6 +20,10 @@ type Config struct {
 	// Budget is every macroflow's budget until SetBudget changes it
 	// (zero: none).
 	Budget Budget
+	// NoWatch turns the CM's own sampling off: Watch fails with
+	// ErrNoWatch, and flows learn only what Observe and Update tell them
+	// (for benchmarks of what the sampling costs).
+	NoWatch bool
 }
 
 // A Manager is the congestion manager: it holds every flow, grouped into

@@ -1,6 +1,7 @@
 package congestion
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -22,6 +23,9 @@ const (
 	Receive
 )
 
+// ErrNoWatch is Watch's error on a Manager made with Config.NoWatch.
+var ErrNoWatch = errors.New("congestion: the manager does not sample connections (Config.NoWatch)")
+
 // Bounds of the interval at which watched connections are sampled: half a
 // round trip, within these.
 const (
@@ -37,6 +41,9 @@ const (
 // Update to learn anything. The sampler runs on the wall clock's timers and
 // stamps samples with Config.Now.
 func (f *Flow) Watch(c net.Conn, dir Direction) error {
+	if f.m.cfg.NoWatch {
+		return ErrNoWatch
+	}
 	ti, err := tcpinfo.Get(c)
 	if err != nil {
 		return fmt.Errorf("congestion: watch: %w", err)
