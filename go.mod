@@ -12,6 +12,8 @@ require go.uber.org/goleak v1.3.0
 
 require github.com/jonboulle/clockwork v0.5.0
 
+require github.com/grafov/m3u8 v0.12.1
+
 require golang.org/x/time v0.16.0 // indirect
 
 require (

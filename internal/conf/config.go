@@ -78,6 +78,7 @@ type Peer struct {
 	Listen     string // peer.listen: the peer server's address (origin, relay)
 	MPTCP      bool   // peer.mptcp: ask for MPTCP on peer sockets
 	Congestion string // peer.congestion: TCP_CONGESTION of peer sockets; empty keeps the kernel's
+	Budget     string // peer.budget: the congestion manager's budget per destination host (congestion.ParseBudget)
 }
 
 // HTTP configures the HTTP server of an origin or edge.
@@ -89,6 +90,12 @@ type HTTP struct {
 
 	MaxConns          int // http.max_conns: connections held in all; past it, 503
 	MaxConnsPerClient int // http.max_conns_per_client: from one IP address; past it, 429
+
+	// Content adaptation (edge): HLS variants chosen by the rate the
+	// congestion manager measures to each client.
+	Adapt         bool    // http.adapt: measure each client's path and order master playlists' variants by it
+	AdaptHeadroom float64 // http.adapt_headroom: fraction of a client's rate a variant's BANDWIDTH may take
+	AdaptFilter   bool    // http.adapt_filter: drop the variants a client cannot sustain (one always stays)
 }
 
 // Transfer configures the parallel transfer engine of a relay or edge.
@@ -156,6 +163,7 @@ func Default(role Role) Config {
 	case RoleEdge:
 		c.Admin.Listen = "127.0.0.1:9081"
 		c.HTTP.Listen = ":8081"
+		c.HTTP.Adapt, c.HTTP.AdaptHeadroom = true, 0.8
 	}
 	return c
 }

@@ -168,6 +168,9 @@ func TestLoad_errors(t *testing.T) {
 		{"name", RoleOrigin, "", nil, []string{"--root", "/x", "--name", "a\nb"}, []string{`name: "a\nb" has a control character`}},
 		{"congestion", RoleOrigin, "", nil, []string{"--root", "/x", "--congestion", "BBR!"}, []string{`peer.congestion: "BBR!": want a name`}},
 		{"write timeout", RoleEdge, "", nil, []string{"--upstream", "a:1", "--write-timeout", "0s"}, []string{`http.write_timeout: 0s: must be positive`}},
+		{"adapt headroom", RoleEdge, "", nil, []string{"--upstream", "a:1", "--adapt-headroom", "1.5"}, []string{`http.adapt_headroom: 1.5: want more than 0 and at most 1`}},
+		{"adapt headroom not a number", RoleEdge, "upstreams: [a:1]\nhttp: {adapt_headroom: most}\n", nil, nil,
+			[]string{`node.yml:2: http.adapt_headroom: "most" is not a number`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,6 +270,8 @@ func TestOptions_unique(t *testing.T) {
 			s = sample["conf.sizeValue"]
 		case durationValue:
 			s = sample["conf.durationValue"]
+		case floatValue:
+			s = "0.5"
 		case stringValue, stringsValue:
 			s = "x"
 		default:

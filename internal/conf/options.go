@@ -22,6 +22,7 @@ var (
 	relayEdge  = []Role{RoleRelay, RoleEdge}
 	originEdge = []Role{RoleOrigin, RoleEdge}
 	originRel  = []Role{RoleOrigin, RoleRelay}
+	edge       = []Role{RoleEdge}
 )
 
 // options lists every key, in the order of the example file.
@@ -49,6 +50,8 @@ var options = []option{
 		func(c *Config) value { return boolValue{&c.Peer.MPTCP} }},
 	{"peer.congestion", "congestion", all, `congestion control of peer links (Linux TCP_CONGESTION: bbr, cubic, reno...); "" keeps the kernel's default`,
 		func(c *Config) value { return stringValue{&c.Peer.Congestion} }},
+	{"peer.budget", "budget", all, `rate budget for what this node sends to one destination host, shared by its connections there: "off", a multiple of one TCP flow's share ("1x": together they take no more than one TCP connection would), a rate ("50Mbit"), or both ("1x,50Mbit")`,
+		func(c *Config) value { return stringValue{&c.Peer.Budget} }},
 
 	{"http.listen", "http", originEdge, `HTTP listen address (the origin's: "-" disables it)`,
 		func(c *Config) value { return stringValue{&c.HTTP.Listen} }},
@@ -63,6 +66,13 @@ var options = []option{
 		func(c *Config) value { return intValue{&c.HTTP.MaxConns} }},
 	{"http.max_conns_per_client", "max-conns-per-client", originEdge, "most HTTP connections from one IP address; past it a new one is answered 429 and closed",
 		func(c *Config) value { return intValue{&c.HTTP.MaxConnsPerClient} }},
+
+	{"http.adapt", "adapt", edge, "content adaptation: measure the path to each player (its connections are flows of the congestion manager) and list an HLS master playlist's variants best sustainable first; PATH.m3u8?variant=auto redirects to that variant",
+		func(c *Config) value { return boolValue{&c.HTTP.Adapt} }},
+	{"http.adapt_headroom", "adapt-headroom", edge, "a variant is sustainable if its BANDWIDTH is at most this fraction of the player's measured rate (0 to 1)",
+		func(c *Config) value { return floatValue{&c.HTTP.AdaptHeadroom} }},
+	{"http.adapt_filter", "adapt-filter", edge, "leave the variants a player cannot sustain out of master playlists (the lowest stays if none is sustainable); off: list them after the sustainable ones",
+		func(c *Config) value { return boolValue{&c.HTTP.AdaptFilter} }},
 
 	{"transfer.conns", "conns", relayEdge, "connections to the upstreams in all to start with, each upstream its share",
 		func(c *Config) value { return intValue{&c.Transfer.Conns} }},
@@ -109,6 +119,8 @@ func (o *option) arg() string {
 	switch o.field(&c).(type) {
 	case intValue:
 		return "N"
+	case floatValue:
+		return "X"
 	case sizeValue:
 		return "SIZE"
 	case durationValue:

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
 	"github.com/aqueduct-cdn/aqueduct/transfer"
 )
 
@@ -72,8 +73,14 @@ func (c *Config) Validate() error {
 		listen("http.listen", c.HTTP.Listen, c.Role == RoleOrigin)
 	}
 	check("peer.congestion", checkCongestion(c.Peer.Congestion))
+	if _, err := congestion.ParseBudget(c.Peer.Budget); err != nil {
+		bad("peer.budget", "%v", err)
+	}
 	if uses("http.write_timeout") && c.HTTP.WriteTimeout <= 0 {
 		bad("http.write_timeout", "%v: must be positive", c.HTTP.WriteTimeout)
+	}
+	if uses("http.adapt_headroom") && !(c.HTTP.AdaptHeadroom > 0 && c.HTTP.AdaptHeadroom <= 1) {
+		bad("http.adapt_headroom", "%v: want more than 0 and at most 1", c.HTTP.AdaptHeadroom)
 	}
 	if uses("http.max_conns") {
 		if c.HTTP.MaxConns < 1 {

@@ -52,6 +52,18 @@ func (v intValue) Set(s string) error {
 }
 func (v intValue) String() string { return strconv.Itoa(*v.p) }
 
+type floatValue struct{ p *float64 }
+
+func (v floatValue) Set(s string) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	*v.p = f
+	return nil
+}
+func (v floatValue) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
+
 type sizeValue struct{ p *Size }
 
 func (v sizeValue) Set(s string) error {

@@ -20,9 +20,13 @@ func (n *Node) observe(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inFlight.Inc()
-		rec := &recorder{ResponseWriter: w, sent: m.bytes}
+		cc, _ := r.Context().Value(clientKey{}).(*clientConn)
+		rec := &recorder{ResponseWriter: w, sent: m.bytes, client: cc}
 		completed := false
 		defer func() {
+			if cc != nil {
+				cc.finished()
+			}
 			if v := recover(); v != nil && v != http.ErrAbortHandler {
 				panic(v) // a bug, not an abort: net/http logs it with its stack
 			} else if v != nil {
@@ -77,6 +81,7 @@ func clip(s string, n int) string {
 type recorder struct {
 	http.ResponseWriter
 	sent   prometheus.Counter // counts body bytes as they go
+	client *clientConn        // the connection's flow, if it has one
 	status int
 	bytes  int64
 	first  time.Time
@@ -96,6 +101,9 @@ func (w *recorder) begin() {
 	}
 	if w.first.IsZero() {
 		w.first = time.Now()
+		if w.client != nil {
+			w.client.started()
+		}
 	}
 }
 

@@ -308,13 +308,14 @@ func sortConns(cs []transfer.ConnStats) {
 
 var (
 	mfLabels        = []string{"macroflow"}
-	congestionDescs = struct{ flows, rate, goodput, rtt, minRTT, loss *prometheus.Desc }{
+	congestionDescs = struct{ flows, rate, goodput, rtt, minRTT, loss, clients *prometheus.Desc }{
 		flows:   desc("aqueduct_macroflow_flows", "Flows (connections) in the macroflow: the connections to one destination host.", mfLabels...),
 		rate:    desc("aqueduct_macroflow_rate_bytes_per_second", "The congestion manager's estimate of the macroflow's rate: its flows' rates while busy, added.", mfLabels...),
 		goodput: desc("aqueduct_macroflow_goodput_bytes_per_second", "What the macroflow's flows delivered together per second.", mfLabels...),
 		rtt:     desc("aqueduct_macroflow_rtt_seconds", "The macroflow's smoothed round trip, its flows' weighted by rate.", mfLabels...),
 		minRTT:  desc("aqueduct_macroflow_min_rtt_seconds", "The least round trip seen on the macroflow's flows.", mfLabels...),
 		loss:    desc("aqueduct_macroflow_loss_ratio", "The part of what the macroflow's senders sent that was lost (seen on flows this node sends on).", mfLabels...),
+		clients: desc("aqueduct_client_macroflows", "Macroflows of HTTP clients (http.adapt): client hosts with connections open; not exported one by one."),
 	}
 )
 
@@ -323,14 +324,19 @@ type congestionCollector struct{ m *congestion.Manager }
 
 func (c congestionCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &congestionDescs
-	for _, desc := range []*prometheus.Desc{d.flows, d.rate, d.goodput, d.rtt, d.minRTT, d.loss} {
+	for _, desc := range []*prometheus.Desc{d.flows, d.rate, d.goodput, d.rtt, d.minRTT, d.loss, d.clients} {
 		ch <- desc
 	}
 }
 
 func (c congestionCollector) Collect(ch chan<- prometheus.Metric) {
 	d, out := &congestionDescs, sink(ch)
+	clients := 0
 	for _, mf := range c.m.Snapshot() {
+		if isClientMacroflow(mf.Name) {
+			clients++ // one series per player's address would grow without bound
+			continue
+		}
 		out.gauge(d.flows, float64(mf.Flows), mf.Name)
 		if !mf.Known() {
 			continue
@@ -341,6 +347,7 @@ func (c congestionCollector) Collect(ch chan<- prometheus.Metric) {
 		out.gauge(d.minRTT, mf.MinRTT.Seconds(), mf.Name)
 		out.gauge(d.loss, mf.Loss, mf.Name)
 	}
+	out.gauge(d.clients, float64(clients))
 }
 
 var storeDescs = struct {

@@ -125,7 +125,11 @@ func New(cfg conf.Config, opts Options) (*Node, error) {
 	}
 	// One congestion manager for everything the node fetches and sends;
 	// closed last (closers run in reverse), after the engine's flows.
-	n.cm = congestion.New(congestion.Config{})
+	budget, err := congestion.ParseBudget(cfg.Peer.Budget)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err) // conf.Validate reports it first
+	}
+	n.cm = congestion.New(congestion.Config{Budget: budget})
 	n.OnClose(func() error { n.cm.Close(); return nil })
 	n.peer.Flows = n.cm // a peer server's connections are flows it sends on
 	if err := sockopt.Check(cfg.Peer.Congestion); err != nil && !errors.Is(err, sockopt.ErrUnsupported) {
@@ -325,7 +329,10 @@ func (n *Node) StartEngine(st *store.Store) (*transfer.Engine, error) {
 
 // ServeHTTP serves h on ln with the node's HTTP limits, counting every
 // request in the metrics and writing it to the access log. A client that
-// takes nothing for http.write_timeout is cut off (see progress).
+// takes nothing for http.write_timeout is cut off (see progress). With
+// http.adapt, each connection is a Send flow of the congestion manager in
+// the client's macroflow (ClientMacroflow), busy while a response is on
+// its way (see clientFlows).
 func (n *Node) ServeHTTP(ln net.Listener, h http.Handler) error {
 	if n.http == nil {
 		n.http = newHTTPMetrics(n.reg)
@@ -350,6 +357,15 @@ func (n *Node) ServeHTTP(ln net.Listener, h http.Handler) error {
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 		ConnContext:       withConn,
+	}
+	if n.cfg.HTTP.Adapt {
+		// Each client connection is a flow of the congestion manager,
+		// which measures the path to the client (content adaptation).
+		cf := newClientFlows(n.cm, n.log)
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			return cf.connContext(withConn(ctx, c), c)
+		}
+		srv.ConnState = cf.connState
 	}
 	n.addServer(&httpServer{ln: ln, srv: srv})
 	return nil

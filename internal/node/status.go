@@ -15,7 +15,10 @@ type Status struct {
 	Name       string            `json:"name"`
 	At         time.Time         `json:"at"`
 	Macroflows []MacroflowStatus `json:"macroflows"`
-	Upstreams  []UpstreamStatus  `json:"upstreams,omitempty"`
+	// ClientMacroflows counts the macroflows of HTTP clients (http.adapt),
+	// which Macroflows leaves out: one per player's host.
+	ClientMacroflows int              `json:"client_macroflows,omitempty"`
+	Upstreams        []UpstreamStatus `json:"upstreams,omitempty"`
 }
 
 // MacroflowStatus is one macroflow: the flows to one destination host.
@@ -57,6 +60,10 @@ type ConnStatus struct {
 func (n *Node) status() Status {
 	st := Status{Role: string(n.cfg.Role), Name: n.cfg.Name, At: time.Now().UTC(), Macroflows: []MacroflowStatus{}}
 	for _, mf := range n.cm.Snapshot() {
+		if isClientMacroflow(mf.Name) {
+			st.ClientMacroflows++
+			continue
+		}
 		st.Macroflows = append(st.Macroflows, MacroflowStatus{Name: mf.Name, Flows: mf.Flows, Known: mf.Known(),
 			Rate: mf.Rate, Goodput: mf.Goodput, RTT: mf.RTT, MinRTT: mf.MinRTT, Loss: mf.Loss})
 	}

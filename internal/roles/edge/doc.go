@@ -12,6 +12,11 @@
 // the engine's window (transfer.window), whatever the object's size; a
 // player that takes nothing for http.write_timeout is cut off.
 //
+// With content adaptation (http.adapt, adapt.go) an HLS master playlist
+// lists its variants in the order the player's path, as the node's
+// congestion manager measures it, can sustain them, and
+// PATH.m3u8?variant=auto redirects to the best sustainable variant.
+//
 // [Mount] makes a node (package internal/node) an edge; [NewHandler] is the
 // HTTP handler alone, over any engine.
 package edge

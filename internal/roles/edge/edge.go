@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aqueduct-cdn/aqueduct/congestion"
+	"github.com/aqueduct-cdn/aqueduct/internal/hls"
 	"github.com/aqueduct-cdn/aqueduct/internal/httpserve"
 	"github.com/aqueduct-cdn/aqueduct/internal/node"
 	"github.com/aqueduct-cdn/aqueduct/internal/safepath"
@@ -37,20 +39,52 @@ func Mount(n *node.Node) error {
 	if err != nil {
 		return err
 	}
-	return n.ServeHTTP(ln, NewHandler(e, cfg.HTTP.AllowOrigins, n.Logger()))
+	opts := Options{AllowOrigins: cfg.HTTP.AllowOrigins, Logger: n.Logger()}
+	if cfg.HTTP.Adapt {
+		// The node registers each player's connection in its congestion
+		// manager (node.ClientMacroflow), which measures the path.
+		opts.Rates = n.Congestion()
+		opts.Headroom, opts.Filter = cfg.HTTP.AdaptHeadroom, cfg.HTTP.AdaptFilter
+	}
+	return n.ServeHTTP(ln, NewHandler(e, opts))
 }
 
+// Options configure the edge's handler.
+type Options struct {
+	AllowOrigins []string     // browser origins allowed to read (CORS); empty allows any
+	Logger       *slog.Logger // nil: discard
+
+	// Rates, if set, turns on content adaptation (see adapt.go): the
+	// congestion manager whose client macroflows (node.ClientMacroflow)
+	// measure the path to each player.
+	Rates *congestion.Manager
+	// Headroom is the fraction of a player's rate a variant's BANDWIDTH
+	// may take; 0 means DefaultHeadroom.
+	Headroom float64
+	// Filter leaves the variants a player cannot sustain out of master
+	// playlists (the lowest stays if none is sustainable).
+	Filter bool
+}
+
+// DefaultHeadroom is Options.Headroom's default: a variant is sustainable
+// at up to 80% of the measured rate.
+const DefaultHeadroom = 0.8
+
 // NewHandler returns the edge's HTTP handler over engine.
-func NewHandler(engine *transfer.Engine, allowOrigins []string, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func NewHandler(engine *transfer.Engine, opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return httpserve.CORS(allowOrigins, &handler{engine: engine, log: log})
+	if opts.Headroom <= 0 || opts.Headroom > 1 {
+		opts.Headroom = DefaultHeadroom
+	}
+	return httpserve.CORS(opts.AllowOrigins, &handler{engine: engine, log: opts.Logger, opts: opts})
 }
 
 type handler struct {
 	engine *transfer.Engine
 	log    *slog.Logger
+	opts   Options
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +127,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// form of RFC 9211.
 		w.Header().Set("Cache-Status", staleStatus)
 	}
+	if h.opts.Rates != nil && strings.HasSuffix(rel, ".m3u8") && m.Size <= hls.MaxSize {
+		h.servePlaylist(w, r, rel, o, c)
+		return
+	}
 	open := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		return o.NewReader(ctx, off, n)
 	}
@@ -100,16 +138,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		open = newParts(o).open // several ranges: each block fetched once
 	}
 	if err := httpserve.Serve(w, r, c, open); err != nil {
-		status := httpStatus(err)
-		h.log.Warn("cannot serve object", "path", rel, "status", status, "err", err)
-		if errors.Is(err, transfer.ErrBusy) {
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "503 service unavailable: every buffer is in use; retry", status)
-			return
-		}
-		http.Error(w, statusLine(status), status)
+		h.serveError(w, rel, err)
+	}
+}
+
+// serveError answers a request whose object could not be read.
+func (h *handler) serveError(w http.ResponseWriter, rel string, err error) {
+	status := httpStatus(err)
+	h.log.Warn("cannot serve object", "path", rel, "status", status, "err", err)
+	if errors.Is(err, transfer.ErrBusy) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "503 service unavailable: every buffer is in use; retry", status)
 		return
 	}
+	http.Error(w, statusLine(status), status)
 }
 
 // staleStatus is the Cache-Status of a response served while no upstream

@@ -30,7 +30,7 @@ func newEdge(t *testing.T, key peer.Key, upstreams ...string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewHandler(e, nil, log))
+	srv := httptest.NewServer(NewHandler(e, Options{Logger: log}))
 	t.Cleanup(func() { srv.Close(); e.Close() })
 	return srv
 }
