@@ -19,7 +19,9 @@
 //     entered the host's namespace (sockets it creates and processes it
 //     starts belong to the namespace; goroutines it starts do not);
 //  3. starts processes with Testbed.Start and stops them with Proc.Stop;
-//  4. reads Testbed.LinkStats and Testbed.Counters whenever it likes;
+//  4. reads Testbed.LinkStats and Testbed.Counters whenever it likes, and
+//     may change a link's properties while it runs with Testbed.SetLink
+//     (Run applies an experiment's scheduled link changes this way);
 //  5. calls Testbed.Close, always (defer it): it stops the emulator, removes
 //     the TUN devices, kills what runs in the namespaces and removes them.
 //

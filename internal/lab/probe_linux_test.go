@@ -54,6 +54,22 @@ func rxTime(oob []byte) (time.Time, error) {
 // before each send to the kernel's receive timestamp of the reply. The far
 // host's kernel answers: no application runs there.
 func icmpPing(ctx context.Context, tb *lab.Testbed, from string, addr netip.Addr, n int, interval time.Duration) ([]time.Duration, error) {
+	samples, err := icmpPingTimed(ctx, tb, from, addr, n, interval)
+	var rtts []time.Duration
+	for _, s := range samples {
+		rtts = append(rtts, s.rtt)
+	}
+	return rtts, err
+}
+
+// pingSample is one echo's round trip and when its reply arrived.
+type pingSample struct {
+	at  time.Time
+	rtt time.Duration
+}
+
+// icmpPingTimed is icmpPing with the reply times, in the order of arrival.
+func icmpPingTimed(ctx context.Context, tb *lab.Testbed, from string, addr netip.Addr, n int, interval time.Duration) ([]pingSample, error) {
 	pc, err := tb.ListenPacket(from, "ip4:icmp", "0.0.0.0")
 	if err != nil {
 		return nil, err
@@ -110,16 +126,16 @@ func icmpPing(ctx context.Context, tb *lab.Testbed, from string, addr netip.Addr
 		replies = append(replies, reply{int(binary.BigEndian.Uint16(buf[ihl+6:])), at})
 	}
 	<-sentc // sent[] is complete
-	var rtts []time.Duration
+	var samples []pingSample
 	for _, r := range replies {
 		if r.seq < n && !sent[r.seq].IsZero() {
-			rtts = append(rtts, r.at.Sub(sent[r.seq]))
+			samples = append(samples, pingSample{r.at, r.at.Sub(sent[r.seq])})
 		}
 	}
-	if len(rtts) < n*9/10 {
-		return nil, fmt.Errorf("%d of %d replies", len(rtts), n)
+	if len(samples) < n*9/10 {
+		return nil, fmt.Errorf("%d of %d replies", len(samples), n)
 	}
-	return rtts, nil
+	return samples, nil
 }
 
 func icmpChecksum(b []byte) uint16 {

@@ -51,6 +51,16 @@ type LinkInfo struct {
 	B       string `json:"b"`
 	Forward string `json:"forward"` // a → b
 	Reverse string `json:"reverse"` // b → a
+	// Changes are the link's scheduled changes (LinkSpec.Changes).
+	Changes []LinkChangeInfo `json:"changes,omitempty"`
+}
+
+// LinkChangeInfo is a link's configuration from At after the client's
+// start.
+type LinkChangeInfo struct {
+	At      string `json:"at"`
+	Forward string `json:"forward"`
+	Reverse string `json:"reverse"`
 }
 
 // ModelInfo states the model's assumptions.
@@ -76,6 +86,9 @@ type RunResult struct {
 	Hosts   map[string]HostCounters `json:"hosts,omitempty"`
 	Load    [2]float64              `json:"loadavg"` // 1-minute load average before and after
 	Logs    string                  `json:"logs,omitempty"`
+	// LinkChanges says which scheduled link changes the run applied, and
+	// when ("link a–b: rate 100 Mbit/s → 50 Mbit/s at 10.0s").
+	LinkChanges []string `json:"link_changes,omitempty"`
 }
 
 // LinkDelta is one link's activity during a run.
@@ -217,6 +230,13 @@ func (r *Results) Markdown() string {
 	for _, l := range r.Links {
 		p("| %s–%s | %s → %s | %s |\n", l.A, l.B, l.A, l.B, l.Forward)
 		p("| | %s → %s | %s |\n", l.B, l.A, l.Reverse)
+		for _, c := range l.Changes {
+			p("| | at %s: %s → %s | %s |\n", c.At, l.A, l.B, c.Forward)
+			p("| | at %s: %s → %s | %s |\n", c.At, l.B, l.A, c.Reverse)
+		}
+	}
+	if hasChanges(r.Links) {
+		p("\nThe changes apply in every run at the given time after the client starts; each run starts from the link's own configuration.\n")
 	}
 
 	hasModel, hasPaper := false, false
@@ -490,4 +510,8 @@ func oneLine(s string) string {
 		s = s[:400] + "…"
 	}
 	return s
+}
+
+func hasChanges(links []LinkInfo) bool {
+	return slices.ContainsFunc(links, func(l LinkInfo) bool { return len(l.Changes) > 0 })
 }

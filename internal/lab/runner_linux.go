@@ -125,7 +125,11 @@ func Run(ctx context.Context, e *Experiment, opt RunOptions) (*Results, error) {
 		}
 	}
 	for _, l := range top.Links {
-		res.Links = append(res.Links, LinkInfo{A: l.A, B: l.B, Forward: l.AB.String(), Reverse: l.BA.String()})
+		info := LinkInfo{A: l.A, B: l.B, Forward: l.AB.String(), Reverse: l.BA.String()}
+		for _, c := range l.Changes {
+			info.Changes = append(info.Changes, LinkChangeInfo{At: c.At.String(), Forward: c.AB.String(), Reverse: c.BA.String()})
+		}
+		res.Links = append(res.Links, info)
 	}
 	r := &runner{
 		e: e, tb: tb, log: log, out: out, res: res, sums: sums,
@@ -269,10 +273,12 @@ func (r *runner) run(ctx context.Context, cc string, c Case, rep int) (rr RunRes
 	if err != nil {
 		return fail("client: %v", err)
 	}
+	endChanges := r.changeLinks(start, logs)
 	tctx, cancel := context.WithTimeout(ctx, time.Duration(r.e.Timeout))
 	werr := client.Wait(tctx)
 	cancel()
 	elapsed := time.Since(start)
+	rr.LinkChanges = endChanges()
 	switch {
 	case ctx.Err() != nil:
 		client.Stop(time.Second)
@@ -435,6 +441,58 @@ func (r *runner) startService(ctx context.Context, env *cmdEnv, s Service, logs 
 			tick.Stop()
 			return p, fmt.Errorf("not ready after %v (see %s)%s", s.Ready.Timeout, logPath, logTail(filepath.Join(r.out, logPath)))
 		}
+	}
+}
+
+// changeLinks applies the topology's scheduled link changes, each its At
+// after start, until the returned function is called. That function stops
+// the schedule, restores every link's own configuration, so that each run
+// starts from it, and returns a line per change applied ("link a–b: rate
+// 100 Mbit/s → 50 Mbit/s at 10.0s"), which also go to the log and to
+// LOGS/links.log.
+func (r *runner) changeLinks(start time.Time, logs string) (end func() []string) {
+	evs := r.tb.Topology().schedule()
+	if len(evs) == 0 {
+		return func() []string { return nil }
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	var lines []string
+	go func() {
+		defer close(done)
+		timer := time.NewTimer(0)
+		defer timer.Stop()
+		<-timer.C
+		for _, ev := range evs {
+			timer.Reset(time.Until(start.Add(ev.At)))
+			select {
+			case <-stop:
+				return
+			case <-timer.C:
+			}
+			l := r.tb.Topology().Links[ev.link]
+			ab, ba := r.tb.links[ev.link].AB.Config(), r.tb.links[ev.link].BA.Config()
+			line := describeChange(l.A, l.B, ab, ba, ev.AB, ev.BA, time.Since(start))
+			if err := r.tb.setLink(ev.link, ev.AB, ev.BA); err != nil {
+				line = fmt.Sprintf("link %s–%s: change at %v failed: %v", l.A, l.B, ev.At, err) // validated: not expected
+			}
+			r.log.Info("lab: "+line, "scheduled", ev.At.String())
+			lines = append(lines, line)
+		}
+	}()
+	return func() []string {
+		close(stop)
+		<-done
+		for i, l := range r.tb.Topology().Links {
+			if len(l.Changes) > 0 {
+				if err := r.tb.setLink(i, l.AB, l.BA); err != nil {
+					r.log.Error("lab: restore link", "link", l.A+"–"+l.B, "err", err)
+				}
+			}
+		}
+		if len(lines) > 0 {
+			_ = os.WriteFile(filepath.Join(r.out, logs, "links.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		}
+		return lines
 	}
 }
 

@@ -131,3 +131,69 @@ func TestRun_missingToolFailsFirst(t *testing.T) {
 		t.Errorf("Run created %s before failing (%v)", out, err)
 	}
 }
+
+const changesExperiment = `
+name: changes-test
+repeat: 2
+timeout: 5s
+content: {f.bin: 10KB}
+measure: {file: f.bin}
+hosts: {a: {}, b: {}}
+links:
+  - between: [a, b]
+    rate: 20Mbit
+    delay: 2ms
+    changes:
+      - {at: 200ms, delay: 50ms}
+      - {at: 400ms, reverse: {rate: 10Mbit}}
+      - {at: 4s, loss: 5%}
+cases:
+  - name: copy
+    client: {host: b, run: 'sleep 0.7; cp {{.Content}}/{{.File}} {{.Out}}'}
+`
+
+// TestRun_linkChanges: the runner applies a link's changes at their times
+// after the client starts, reports them, skips those after the client has
+// finished, and starts every repetition from the link's own properties.
+func TestRun_linkChanges(t *testing.T) {
+	labtest.RequireRoot(t)
+	id := labtest.ID(t)
+	e, err := lab.ParseExperiment([]byte(changesExperiment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res, err := lab.Run(ctx, e, lab.RunOptions{Out: out, ID: id})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(res.Runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(res.Runs))
+	}
+	for _, r := range res.Runs {
+		if !r.OK || len(r.LinkChanges) != 2 {
+			t.Fatalf("rep %d: ok %v, changes %q, error %q", r.Rep, r.OK, r.LinkChanges, r.Error)
+		}
+		// Each repetition starts from 2 ms again. The default queue
+		// follows the rate and the delay.
+		for i, want := range []string{
+			"link a–b: delay 2ms → 50ms, queue 24 kB → 250 kB at ",
+			"link a–b: b→a rate 20 Mbit/s → 10 Mbit/s, queue 250 kB → 125 kB at ",
+		} {
+			if !strings.HasPrefix(r.LinkChanges[i], want) {
+				t.Errorf("rep %d change %d: %q, want %q…", r.Rep, i, r.LinkChanges[i], want)
+			}
+		}
+		t.Logf("rep %d: %q", r.Rep, r.LinkChanges)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "logs/cubic/copy/2/links.log"))
+	if err != nil || !strings.Contains(string(b), "delay 2ms → 50ms") {
+		t.Errorf("links.log: %q, %v", b, err)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "results.md"))
+	if !strings.Contains(string(md), "| | at 400ms: b → a | rate 10 Mbit/s, delay 50ms") {
+		t.Errorf("results.md lacks the changes:\n%s", md)
+	}
+}

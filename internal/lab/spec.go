@@ -84,6 +84,33 @@ type LinkSpec struct {
 	DirSpec `yaml:",inline"`
 	Forward *DirSpec `yaml:"forward"`
 	Reverse *DirSpec `yaml:"reverse"`
+	// Changes change the link's properties during each run, At after the
+	// client starts, in increasing At.
+	Changes []ChangeSpec `yaml:"changes"`
+}
+
+// ChangeSpec is one scheduled change of a link. Its properties override
+// those in effect just before it (the link's own, then earlier changes'),
+// in both directions, and Forward and Reverse per direction; a property it
+// does not set stays as it was.
+type ChangeSpec struct {
+	At      Duration `yaml:"at"`
+	DirSpec `yaml:",inline"`
+	Forward *DirSpec `yaml:"forward"`
+	Reverse *DirSpec `yaml:"reverse"`
+}
+
+// dirs returns the forward and reverse properties of a link or change
+// whose own are d, forward and reverse, over base properties fwd and rev.
+func dirs(d DirSpec, forward, reverse *DirSpec, fwd, rev DirSpec) (DirSpec, DirSpec) {
+	fwd, rev = d.over(fwd), d.over(rev)
+	if forward != nil {
+		fwd = forward.over(fwd)
+	}
+	if reverse != nil {
+		rev = reverse.over(rev)
+	}
+	return fwd, rev
 }
 
 // DirSpec is one direction's properties; unset fields inherit.
@@ -350,6 +377,11 @@ func (e *Experiment) Validate() error {
 	if _, err := e.Topology(); err != nil {
 		errs = append(errs, err)
 	}
+	for i, l := range e.Links {
+		if n := len(l.Changes); n > 0 && l.Changes[n-1].At >= e.Timeout {
+			bad("links[%d].changes[%d]: at %v is not within the timeout %v", i, n-1, l.Changes[n-1].At, e.Timeout)
+		}
+	}
 	if len(e.Content) == 0 {
 		bad("content: no files")
 	}
@@ -438,14 +470,13 @@ func (e *Experiment) Topology() (Topology, error) {
 		if len(l.Between) != 2 {
 			return t, fmt.Errorf("links[%d]: between needs two hosts", i)
 		}
-		fwd, rev := l.DirSpec, l.DirSpec
-		if l.Forward != nil {
-			fwd = l.Forward.over(l.DirSpec)
+		fwd, rev := dirs(l.DirSpec, l.Forward, l.Reverse, DirSpec{}, DirSpec{})
+		tl := Link{A: l.Between[0], B: l.Between[1], AB: fwd.config(), BA: rev.config()}
+		for _, c := range l.Changes {
+			fwd, rev = dirs(c.DirSpec, c.Forward, c.Reverse, fwd, rev)
+			tl.Changes = append(tl.Changes, LinkChange{At: time.Duration(c.At), AB: fwd.config(), BA: rev.config()})
 		}
-		if l.Reverse != nil {
-			rev = l.Reverse.over(l.DirSpec)
-		}
-		t.Links = append(t.Links, Link{A: l.Between[0], B: l.Between[1], AB: fwd.config(), BA: rev.config()})
+		t.Links = append(t.Links, tl)
 	}
 	return t, t.Validate()
 }

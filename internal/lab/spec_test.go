@@ -118,16 +118,21 @@ func TestParseExperiment_errors(t *testing.T) {
 		{"long host name", "  c: {}", "  averyveryverylongname: {}", "lower-case"},
 		{"bad regexp", "ready: {log: listening}", "ready: {log: '(('}", "ready.log"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			src := strings.Replace(minimal, tt.from, tt.to, 1)
-			if src == minimal {
-				t.Fatalf("test bug: %q not in the minimal experiment", tt.from)
-			}
-			_, err := ParseExperiment([]byte(src))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one containing %q", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantParseError(t, minimal, tt.from, tt.to, tt.want) })
+	}
+}
+
+// wantParseError checks that the experiment src with from replaced by to
+// fails to parse with an error containing want.
+func wantParseError(t *testing.T, src, from, to, want string) {
+	t.Helper()
+	bad := strings.Replace(src, from, to, 1)
+	if bad == src {
+		t.Fatalf("test bug: %q not in the experiment", from)
+	}
+	_, err := ParseExperiment([]byte(bad))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want one containing %q", err, want)
 	}
 }
 
@@ -170,5 +175,103 @@ func TestPrepare_casesWithoutBaseline(t *testing.T) {
 	}
 	if c, err = prepare(e, RunOptions{Cases: []string{"Direct", "Aqueduct"}}); err != nil || c.Compare.Baseline != "Direct" {
 		t.Errorf("prepare with the baseline: %v, baseline %q", err, c.Compare.Baseline)
+	}
+}
+
+// withChanges is minimal with a schedule of changes on its first link.
+var withChanges = strings.Replace(minimal, "    reverse: {loss: 0%, delay: 7ms}\n", `    reverse: {loss: 0%, delay: 7ms}
+    changes:
+      - at: 10s
+        rate: 5Mbit
+      - at: 20s
+        loss: 2%
+        reverse: {delay: 9ms}
+`, 1)
+
+func TestParseExperiment_linkChanges(t *testing.T) {
+	e, err := ParseExperiment([]byte(withChanges))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := e.Topology()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ms = time.Millisecond
+	l := top.Links[0]
+	// Each change overrides what was in effect before it: the link's own
+	// properties, then the earlier changes'.
+	want := []LinkChange{
+		{At: 10 * time.Second,
+			AB: linkem.Config{Rate: 5 * linkem.Mbps, Delay: 5 * ms, Loss: linkem.IID(0.01)},
+			BA: linkem.Config{Rate: 5 * linkem.Mbps, Delay: 7 * ms, Loss: linkem.IID(0)}},
+		{At: 20 * time.Second,
+			AB: linkem.Config{Rate: 5 * linkem.Mbps, Delay: 5 * ms, Loss: linkem.IID(0.02)},
+			BA: linkem.Config{Rate: 5 * linkem.Mbps, Delay: 9 * ms, Loss: linkem.IID(0.02)}},
+	}
+	if len(l.Changes) != len(want) {
+		t.Fatalf("changes %+v, want %+v", l.Changes, want)
+	}
+	for i := range want {
+		if l.Changes[i] != want[i] {
+			t.Errorf("change %d = %+v\nwant %+v", i, l.Changes[i], want[i])
+		}
+	}
+	if len(top.Links[1].Changes) != 0 {
+		t.Errorf("second link has changes: %+v", top.Links[1].Changes)
+	}
+	evs := top.schedule()
+	if len(evs) != 2 || evs[0].At != 10*time.Second || evs[1].link != 0 {
+		t.Errorf("schedule %+v", evs)
+	}
+}
+
+func TestParseExperiment_linkChangeErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name, from, to, want string
+	}{
+		{"not increasing", "at: 20s", "at: 10s", "links[0].changes[1] (at 10s): at must come after the previous change's 10s"},
+		{"at zero", "at: 10s", "at: 0s", "links[0].changes[0] (at 0s): at must be after the client starts"},
+		{"beyond the timeout", "at: 20s", "at: 11m", "links[0].changes[1]: at 11m0s is not within the timeout 10m0s"},
+		{"bad config", "rate: 5Mbit\n", "rate: 5Mbit\n        jitter: 1s\n", "links[0].changes[0] (at 10s) a→b: linkem: jitter 1s outside"},
+		{"unknown key", "rate: 5Mbit\n", "rate: 5Mbit\n        rtt: 5ms\n", "field rtt not found"},
+		{"bad value", "rate: 5Mbit\n", "rate: fast\n", "rate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantParseError(t, withChanges, tt.from, tt.to, tt.want) })
+	}
+	// The quick timeout counts too.
+	e, err := ParseExperiment([]byte(strings.Replace(withChanges, "  repeat: 1\n", "  repeat: 1\n  timeout: 15s\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prepare(e, RunOptions{Quick: true}); err == nil || !strings.Contains(err.Error(), "not within the timeout 15s") {
+		t.Errorf("quick with a change beyond its timeout: %v", err)
+	}
+}
+
+func TestDescribeChange(t *testing.T) {
+	const ms = time.Millisecond
+	base := linkem.Config{Rate: 100 * linkem.Mbps, Delay: 75 * ms}
+	half := base
+	half.Rate = 50 * linkem.Mbps
+	lossy := base
+	lossy.Loss = linkem.IID(0.01)
+	for _, tt := range []struct {
+		name             string
+		ab, ba, ab2, ba2 linkem.Config
+		want             string
+	}{
+		{"both directions", base, base, half, half,
+			"link a–b: rate 100 Mbit/s → 50 Mbit/s, queue 1875 kB → 937.5 kB at 10.0s"},
+		{"one direction", base, base, lossy, base, "link a–b: a→b loss none → 1% at 10.0s"},
+		{"each its own", base, base, lossy, half,
+			"link a–b: a→b loss none → 1%; b→a rate 100 Mbit/s → 50 Mbit/s, queue 1875 kB → 937.5 kB at 10.0s"},
+		{"nothing", base, base, base, base, "link a–b: no change at 10.0s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := describeChange("a", "b", tt.ab, tt.ba, tt.ab2, tt.ba2, 10*time.Second); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -189,11 +189,14 @@ func Build(ctx context.Context, cfg TestbedConfig) (_ *Testbed, err error) {
 				return nil, err
 			}
 		}
-		fab, err := linkem.NewForwarder(ab, ends[i][0], ends[i][1], withCapture(opt, name+" →", capAB))
+		lineAB, lineBA := l.lineBytes()
+		optAB, optBA := withCapture(opt, name+" →", capAB), withCapture(opt, name+" ←", capBA)
+		optAB.LineBytes, optBA.LineBytes = lineAB, lineBA
+		fab, err := linkem.NewForwarder(ab, ends[i][0], ends[i][1], optAB)
 		if err != nil {
 			return nil, fmt.Errorf("lab: link %s: %w", name, err)
 		}
-		fba, err := linkem.NewForwarder(ba, ends[i][1], ends[i][0], withCapture(opt, name+" ←", capBA))
+		fba, err := linkem.NewForwarder(ba, ends[i][1], ends[i][0], optBA)
 		if err != nil {
 			return nil, fmt.Errorf("lab: link %s: %w", name, err)
 		}
@@ -344,6 +347,63 @@ func (tb *Testbed) LinkStats() []LinkStats {
 		out = append(out, LinkStats{A: tl.A, B: tl.B, AB: l.AB.Stats(), BA: l.BA.Stats()})
 	}
 	return out
+}
+
+// link returns the index of the first link between a and b, and whether
+// it runs from b to a in the topology.
+func (tb *Testbed) link(a, b string) (int, bool, error) {
+	for i, l := range tb.plan.top.Links {
+		switch {
+		case l.A == a && l.B == b:
+			return i, false, nil
+		case l.A == b && l.B == a:
+			return i, true, nil
+		}
+	}
+	return 0, false, fmt.Errorf("lab: no link between %s and %s", a, b)
+}
+
+// LinkConfig returns the configurations in effect on the first link
+// between a and b: ab for packets from a to b, ba for the reverse.
+func (tb *Testbed) LinkConfig(a, b string) (ab, ba linkem.Config, err error) {
+	i, swapped, err := tb.link(a, b)
+	if err != nil {
+		return ab, ba, err
+	}
+	ab, ba = tb.links[i].AB.Config(), tb.links[i].BA.Config()
+	if swapped {
+		ab, ba = ba, ab
+	}
+	return ab, ba, nil
+}
+
+// SetLink changes the first link between a and b while the testbed runs:
+// ab applies to packets from a to b, ba to the reverse, each from the next
+// packet on (see linkem.Forwarder.SetConfig for what happens to packets
+// already queued; the Seed fields are ignored). It is safe to call at any
+// time. It fails, changing nothing, if a configuration is invalid or
+// needs a larger delay line than the link was built with: Build sizes
+// each link's delay lines for its configuration and its Changes
+// (Link.Changes), so reserve a larger configuration there.
+func (tb *Testbed) SetLink(a, b string, ab, ba linkem.Config) error {
+	i, swapped, err := tb.link(a, b)
+	if err != nil {
+		return err
+	}
+	if swapped {
+		ab, ba = ba, ab
+	}
+	return tb.setLink(i, ab, ba)
+}
+
+// setLink changes link i: ab from its A to its B, ba the reverse.
+func (tb *Testbed) setLink(i int, ab, ba linkem.Config) error {
+	if err := tb.links[i].Set(ab, ba); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	l := tb.plan.top.Links[i]
+	tb.log.Debug("lab: link changed", "link", l.A+"–"+l.B, "forward", ab.String(), "reverse", ba.String())
+	return nil
 }
 
 // ResetMaxLate restarts every link direction's worst-lateness record (see

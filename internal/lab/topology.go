@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aqueduct-cdn/aqueduct/internal/linkem"
 )
@@ -38,6 +39,28 @@ type Host struct {
 type Link struct {
 	A, B   string
 	AB, BA linkem.Config
+	// Changes are the link's later configurations, in increasing At. Run
+	// applies them in every run, At after the client starts, and restores
+	// AB and BA after the run; a Testbed applies none by itself, but sizes
+	// the link's delay lines for all of them, so that Testbed.SetLink may
+	// switch to any (see linkem.Options.LineBytes).
+	Changes []LinkChange
+}
+
+// LinkChange is a link's configuration from At on.
+type LinkChange struct {
+	At     time.Duration
+	AB, BA linkem.Config
+}
+
+// lineBytes returns the delay line each direction needs for its
+// configuration and every change.
+func (l Link) lineBytes() (ab, ba int) {
+	ab, ba = l.AB.LineBytes(), l.BA.LineBytes()
+	for _, c := range l.Changes {
+		ab, ba = max(ab, c.AB.LineBytes()), max(ba, c.BA.LineBytes())
+	}
+	return ab, ba
 }
 
 // Host returns the host named name.
@@ -85,6 +108,23 @@ func (t Topology) Validate() error {
 		for dir, c := range map[string]linkem.Config{l.A + "→" + l.B: l.AB, l.B + "→" + l.A: l.BA} {
 			if err := c.Validate(); err != nil {
 				errs = append(errs, fmt.Errorf("links[%d] %s: %w", i, dir, err))
+			}
+		}
+		for j, ch := range l.Changes {
+			where := fmt.Sprintf("links[%d].changes[%d] (at %v)", i, j, ch.At)
+			switch {
+			case ch.At <= 0:
+				errs = append(errs, fmt.Errorf("%s: at must be after the client starts (> 0)", where))
+			case j > 0 && ch.At <= l.Changes[j-1].At:
+				errs = append(errs, fmt.Errorf("%s: at must come after the previous change's %v", where, l.Changes[j-1].At))
+			}
+			for _, d := range []struct {
+				dir string
+				c   linkem.Config
+			}{{l.A + "→" + l.B, ch.AB}, {l.B + "→" + l.A, ch.BA}} {
+				if err := d.c.Validate(); err != nil {
+					errs = append(errs, fmt.Errorf("%s %s: %w", where, d.dir, err))
+				}
 			}
 		}
 	}
