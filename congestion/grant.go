@@ -37,6 +37,7 @@ func (m *Manager) SetBudget(name string, b Budget) {
 
 // setBudget is SetBudget on mf; m.mu is held.
 func (m *Manager) setBudget(mf *macroflow, b Budget) {
+	mf.pinned = !b.IsZero()
 	if b.IsZero() {
 		if mf.allow == nil {
 			return

@@ -20,6 +20,13 @@ type Config struct {
 	// Budget is every macroflow's budget until SetBudget changes it
 	// (zero: none).
 	Budget Budget
+	// Retain is how long a macroflow whose last flow closed keeps what it
+	// learnt (its last estimate, as the start of the next flow to the
+	// same destination, and its connection count, see SetConns); default
+	// 10 minutes. At most MaxRetained such macroflows are kept, the
+	// oldest forgotten first, so that a server that has seen millions of
+	// client hosts holds only the recent ones.
+	Retain time.Duration
 	// NoWatch turns the CM's own sampling off: Watch fails with
 	// ErrNoWatch, and flows learn only what Observe and Update tell them
 	// (for benchmarks of what the sampling costs).
@@ -44,6 +51,9 @@ type Manager struct {
 	stop     chan struct{} // closed by Close
 	done     sync.WaitGroup
 
+	empty int       // macroflows without flows (an upper bound), for forget
+	swept time.Time // forget's last look
+
 	// Kernel pacing rates a budget's division decided, for the sampler
 	// to apply (grant.go); setPacing applies one.
 	pacing    map[*Flow]float64
@@ -55,12 +65,27 @@ type macroflow struct {
 	flows map[*Flow]struct{}
 	subs  map[*subscription]struct{}
 	budgetState
+
+	// What outlives its flows (Config.Retain).
+	pinned     bool      // SetBudget was called: kept while the Manager lives
+	conns      int       // SetConns
+	last       Estimate  // the estimate when its last flow closed
+	emptySince time.Time // when it lost its last flow; zero while it has flows
 }
+
+// Defaults of Config.
+const (
+	DefaultRetain = 10 * time.Minute
+	MaxRetained   = 4096
+)
 
 // New returns a Manager.
 func New(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Retain <= 0 {
+		cfg.Retain = DefaultRetain
 	}
 	if cfg.NewEstimator == nil {
 		cfg.NewEstimator = func() Estimator { return NewEWMA(DefaultHalfLife) }
@@ -122,8 +147,10 @@ func (m *Manager) macro(name string) *macroflow {
 	name = m.resolve(name)
 	mf := m.macros[name]
 	if mf == nil {
-		mf = &macroflow{name: name, flows: map[*Flow]struct{}{}, subs: map[*subscription]struct{}{}}
+		mf = &macroflow{name: name, flows: map[*Flow]struct{}{}, subs: map[*subscription]struct{}{},
+			emptySince: m.cfg.Now()}
 		m.macros[name] = mf
+		m.empty++
 		if !m.cfg.Budget.IsZero() {
 			mf.allow = newAllowance(m.cfg.Budget)
 		}
@@ -137,9 +164,84 @@ func (m *Manager) Open(dst string) *Flow {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := &Flow{m: m, est: m.cfg.NewEstimator(), weight: 1}
-	f.mf = m.macro(Host(dst))
-	f.mf.flows[f] = struct{}{}
+	f.join(m.macro(Host(dst)))
+	m.forget(m.cfg.Now())
 	return f
+}
+
+// join puts f in mf; m.mu is held.
+func (f *Flow) join(mf *macroflow) {
+	f.mf = mf
+	mf.flows[f] = struct{}{}
+	mf.emptySince = time.Time{}
+}
+
+// leave takes f out of its macroflow, which keeps what it learnt if f was
+// its last flow; m.mu is held.
+func (f *Flow) leave() {
+	mf := f.mf
+	mf.releaseAll(func(g *grant) bool { return g.f != f })
+	if len(mf.flows) == 1 {
+		if e := mf.estimate(); e.Known() {
+			mf.last = e
+		}
+	}
+	delete(mf.flows, f)
+	if len(mf.flows) == 0 {
+		mf.emptySince = f.m.cfg.Now()
+		f.m.empty++
+	}
+}
+
+// forget drops the macroflows that have been empty past Config.Retain, or
+// the oldest empty ones past MaxRetained; m.mu is held. It looks only
+// when there may be something to drop, so Open stays cheap.
+func (m *Manager) forget(now time.Time) {
+	if m.empty == 0 || (m.empty <= MaxRetained && now.Sub(m.swept) < m.cfg.Retain/8) {
+		return
+	}
+	m.swept = now
+	var empty []*macroflow
+	for name, mf := range m.macros {
+		if len(mf.flows) > 0 || mf.pinned || len(mf.subs) > 0 {
+			continue
+		}
+		if now.Sub(mf.emptySince) >= m.cfg.Retain {
+			delete(m.macros, name)
+			continue
+		}
+		empty = append(empty, mf)
+	}
+	if len(empty) > MaxRetained {
+		// Down to three quarters, so that the next sweep is a while off.
+		keep := MaxRetained * 3 / 4
+		slices.SortFunc(empty, func(a, b *macroflow) int { return a.emptySince.Compare(b.emptySince) })
+		for _, mf := range empty[:len(empty)-keep] {
+			delete(m.macros, mf.name)
+		}
+		empty = empty[len(empty)-keep:]
+	}
+	m.empty = len(empty)
+}
+
+// SetConns records the count of parallel connections the destination's
+// sizing settled on, for the next transfer to the same destination to
+// start from (Conns).
+func (m *Manager) SetConns(name string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.macro(name).conns = n
+}
+
+// Conns returns what SetConns recorded for the macroflow called name, 0 if
+// nothing (or if it was forgotten, Config.Retain).
+func (m *Manager) Conns(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mf := m.macros[m.resolve(name)]; mf != nil {
+		return mf.conns
+	}
+	return 0
 }
 
 // Merge folds the macroflow from into into (two destinations behind one
@@ -155,8 +257,7 @@ func (m *Manager) Merge(from, into string) {
 	dst := m.macro(into)
 	if src := m.macros[from]; src != nil {
 		for f := range src.flows {
-			f.mf = dst
-			dst.flows[f] = struct{}{}
+			f.join(dst)
 		}
 		for s := range src.subs {
 			dst.subs[s] = struct{}{}
@@ -332,6 +433,10 @@ func (f *Flow) Query() Estimate {
 		}
 	}
 	if len(ests) == 0 {
+		if l := f.mf.last; l.Known() {
+			l.Shared = true // what the macroflow's last flow knew when it closed
+			return l
+		}
 		return e
 	}
 	mf := fold(ests)
@@ -365,10 +470,8 @@ func (f *Flow) Move(name string) {
 		return
 	}
 	old := f.mf
-	old.releaseAll(func(g *grant) bool { return g.f != f })
-	delete(old.flows, f)
-	f.mf = m.macro(name)
-	f.mf.flows[f] = struct{}{}
+	f.leave()
+	f.join(m.macro(name))
 	m.notify(old)
 	m.notify(f.mf)
 }
@@ -382,8 +485,7 @@ func (f *Flow) Close() {
 		return
 	}
 	f.closed = true
-	f.mf.releaseAll(func(g *grant) bool { return g.f != f })
-	delete(f.mf.flows, f)
+	f.leave()
 	delete(m.watched, f)
 	delete(m.pacing, f)
 	m.notify(f.mf)

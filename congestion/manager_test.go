@@ -1,6 +1,7 @@
 package congestion
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -249,5 +250,47 @@ func TestFlow_startsFromItsMacroflow(t *testing.T) {
 	run(n, c, 5e5, 100*time.Millisecond, 3*time.Second)
 	if e := n.Query(); e.Shared || e.Rate > 0.6e6 {
 		t.Fatalf("after its own samples: %+v, want its own 5e5", e)
+	}
+}
+
+// A macroflow whose last flow closed keeps what it learnt for
+// Config.Retain: the next flow to the destination starts from its last
+// estimate, and the recorded connection count stays; then it is
+// forgotten, and so are the oldest past MaxRetained.
+func TestManager_retainsThenForgets(t *testing.T) {
+	now := t0
+	m := New(Config{Now: func() time.Time { return now }, Retain: time.Minute})
+	defer m.Close()
+	f := m.Open("192.0.2.1:7000")
+	for range 10 {
+		now = now.Add(100 * time.Millisecond)
+		f.Update(200_000, 200_000, NoLoss, 30*time.Millisecond)
+	}
+	m.SetConns("192.0.2.1", 24)
+	f.Close()
+	now = now.Add(30 * time.Second)
+	g := m.Open("192.0.2.1:7001")
+	if e := g.Query(); !e.Shared || e.Rate < 1.5e6 || e.RTT != 30*time.Millisecond {
+		t.Fatalf("a new flow after the last one closed starts from %+v, want its 2 MB/s, 30 ms, shared", e)
+	}
+	if n := m.Conns("192.0.2.1"); n != 24 {
+		t.Fatalf("Conns = %d, want the 24 recorded", n)
+	}
+	g.Close()
+	now = now.Add(2 * time.Minute)
+	m.Open("192.0.2.2:1").Close() // any Open sweeps when due
+	if n := m.Conns("192.0.2.1"); n != 0 {
+		t.Fatalf("Conns = %d two minutes after the last flow closed, want it forgotten", n)
+	}
+	// Many client hosts, each gone at once: at most MaxRetained are kept.
+	for i := range MaxRetained + 100 {
+		now = now.Add(time.Millisecond)
+		m.Open(fmt.Sprintf("198.51.%d.%d:80", i/250, i%250)).Close()
+	}
+	m.mu.Lock()
+	n := len(m.macros)
+	m.mu.Unlock()
+	if n > MaxRetained+1 {
+		t.Fatalf("%d macroflows held after %d client hosts came and went, want at most %d", n, MaxRetained+100, MaxRetained)
 	}
 }

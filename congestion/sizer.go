@@ -52,15 +52,22 @@ type Sizer struct {
 	retries            int           // measurements restarted because the halves disagreed
 	holdTo             time.Time     // no step up before this
 	fruitless          int           // steps in a row that did not pay
+	holdPending        bool          // hold from the first observation (Remembered)
 }
 
 // SizerConfig configures a Sizer. Zero fields take the defaults given.
 type SizerConfig struct {
 	Min, Max int // bounds of the count; default 1 and 256
 	Initial  int // the count to start with; default Min
+	// Remembered says that Initial is what an earlier sizing of the same
+	// destination settled on: the Sizer holds it for Hold before it
+	// tries more, as after a step that did not pay.
+	Remembered bool
 	// After a change the connections warm up for Warmup (new ones leave
 	// slow start; a step back drains) and then their rate is measured
-	// over Measure; default 1 s and 2 s, and at least 16 round trips each.
+	// over Measure; default 0.5 s and 1 s, and at least 8 round trips
+	// each: on a long path every step costs seconds, and a transfer
+	// that must ramp from 8 to 100 connections cannot spend many.
 	// A loss-limited flow's rate swings with every loss: the
 	// measurement is of bytes delivered over the whole time, not of an
 	// estimate at its end. And it must be steady: if the rate of its
@@ -122,10 +129,10 @@ func NewSizer(cfg SizerConfig) *Sizer {
 	cfg.Max = max(cfg.Max, cfg.Min)
 	cfg.Initial = min(max(cfg.Initial, cfg.Min), cfg.Max)
 	if cfg.Warmup <= 0 {
-		cfg.Warmup = time.Second
+		cfg.Warmup = 500 * time.Millisecond
 	}
 	if cfg.Measure <= 0 {
-		cfg.Measure = 2 * time.Second
+		cfg.Measure = time.Second
 	}
 	if cfg.Hold <= 0 {
 		cfg.Hold = 15 * time.Second
@@ -136,7 +143,12 @@ func NewSizer(cfg SizerConfig) *Sizer {
 	if cfg.Gain <= 0 {
 		cfg.Gain = 0.3
 	}
-	return &Sizer{cfg: cfg, target: cfg.Initial, reason: ReasonStart, detail: "nothing measured yet"}
+	s := &Sizer{cfg: cfg, target: cfg.Initial, reason: ReasonStart, detail: "nothing measured yet"}
+	if cfg.Remembered && cfg.Initial > cfg.Min {
+		s.reason, s.detail = ReasonPlateau, fmt.Sprintf("%d connections: what an earlier sizing of the destination settled on", cfg.Initial)
+		s.holdPending = true
+	}
+	return s
 }
 
 // Target is the count of connections the Sizer wants now.
@@ -156,7 +168,10 @@ func (s *Sizer) SetMin(n int) {
 }
 
 // Observe takes the destination's state at now: conns connections are up
-// and have delivered delivered bytes in all (a counter that only grows;
+// (those closing after a step down included: nothing is measured until
+// the count is the target, neither while new ones are dialed nor while
+// old ones finish what they were asked) and have delivered delivered
+// bytes in all (a counter that only grows;
 // closed connections' bytes stay in it), saturated is how long in all
 // work has waited for them with every one of them full (also a counter),
 // and rtt is their round trip. A measurement counts only if the
@@ -165,11 +180,14 @@ func (s *Sizer) SetMin(n int) {
 // connections would get nothing more to do. Observe reports whether the
 // target changed.
 func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, rtt time.Duration) bool {
-	if conns < s.target {
-		s.since = time.Time{} // still dialing
+	if s.holdPending {
+		s.holdPending, s.holdTo = false, now.Add(s.cfg.Hold)
+	}
+	if conns != s.target {
+		s.since = time.Time{} // still dialing, or draining
 		return false
 	}
-	warm, measure := max(s.cfg.Warmup, 16*rtt), max(s.cfg.Measure, 16*rtt)
+	warm, measure := max(s.cfg.Warmup, 8*rtt), max(s.cfg.Measure, 8*rtt)
 	switch {
 	case s.since.IsZero():
 		s.since = now
@@ -189,6 +207,9 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 			s.reason, s.detail = ReasonDemand, fmt.Sprintf("%d connections were kept busy %.0f%% of the time",
 				conns, 100*(saturated-s.msat).Seconds()/now.Sub(s.mark).Seconds())
 		}
+		// A step is judged once its connections are kept busy again: the
+		// end of a transfer leaves them idle for a while, and that says
+		// nothing against the step.
 		s.mark, s.mdel, s.msat, s.midAt = now, delivered, saturated, time.Time{}
 		return false
 	}
@@ -231,10 +252,26 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 			s.target, Mbps(rate), s.base, Mbps(s.baseR), Mbps(rate/float64(s.target)))
 		if gain >= 0.9 {
 			factor = 4 // each connection kept its rate: the path is far from full
+		} else if knee := int(math.Floor(float64(s.base) * rate / s.baseR)); knee < s.target {
+			// It paid in part: the path filled within the step. The
+			// next step starts from the count that carries the new rate
+			// at the old rate per connection.
+			s.detail += fmt.Sprintf("; from the knee, %d", knee)
+			s.set(knee)
 		}
 	}
 	if now.Before(s.holdTo) {
 		return false
+	}
+	if (s.reason == ReasonStart || s.reason == ReasonDemand) && rtt > 0 {
+		// The first step: connections that each keep only a few dozen
+		// segments in flight are far below what TCP would give one on a
+		// path they do not fill; a loss-based congestion control holds
+		// them there. Quadruple at once: if they fill the path sooner,
+		// the knee keeps what paid.
+		if window := rate / float64(s.target) * rtt.Seconds() / segment; window < smallWindow {
+			factor = 4
+		}
 	}
 	if s.target >= s.cfg.Max {
 		s.reason, s.detail = ReasonMax, fmt.Sprintf("%d connections (the most allowed) get %s", s.target, Mbps(rate))
@@ -256,6 +293,11 @@ func (s *Sizer) set(n int) bool {
 	s.target, s.since, s.mark, s.retries = n, time.Time{}, time.Time{}, 0
 	return true
 }
+
+// smallWindow is the window, in segments, below which a connection counts
+// as held back by its congestion control rather than by the path: the
+// loss-limited window of 1% random loss is about 12 (Mathis et al.).
+const smallWindow = 32
 
 // Mbps formats a rate in bytes per second as megabits per second.
 func Mbps(rate float64) string { return fmt.Sprintf("%.1f Mbit/s", rate*8/1e6) }

@@ -344,9 +344,17 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	// Each upstream starts from the count an earlier engine's sizing of
+	// the same host settled on, if the congestion manager remembers one.
+	var initial []int
+	if cfg.Congestion != nil {
+		for _, addr := range cfg.Upstreams {
+			initial = append(initial, cfg.Congestion.Conns(congestion.Host(addr)))
+		}
+	}
 	s, err := sched.New(sched.Config{
 		Upstreams: len(cfg.Upstreams), Conns: cfg.Conns, MaxConns: cfg.MaxConns, Pipeline: cfg.Pipeline, QueueTime: cfg.QueueTime,
-		StallTimeout: cfg.StallTimeout,
+		StallTimeout: cfg.StallTimeout, Initial: initial,
 	})
 	if err != nil {
 		return nil, err
@@ -833,6 +841,14 @@ func (e *Engine) applyOnce(timer clockwork.Timer) bool {
 	}
 	for _, rs := range r.Resized {
 		e.ups[rs.Upstream].sizing.Store(&sizing{target: rs.To, reason: rs.Reason.String(), detail: rs.Detail})
+		// What the next transfer to this host starts from: the count
+		// that was measured to pay (a probe's target is not yet).
+		switch rs.Reason {
+		case congestion.ReasonGrowing, congestion.ReasonProbing:
+			e.cm.SetConns(congestion.Host(e.cfg.Upstreams[rs.Upstream]), rs.From)
+		case congestion.ReasonPlateau, congestion.ReasonMax:
+			e.cm.SetConns(congestion.Host(e.cfg.Upstreams[rs.Upstream]), rs.To)
+		}
 		e.log.Info("connections to an upstream resized", "upstream", e.cfg.Upstreams[rs.Upstream],
 			"from", rs.From, "to", rs.To, "reason", rs.Reason.String(), "detail", rs.Detail)
 	}

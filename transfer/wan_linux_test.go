@@ -35,19 +35,9 @@ func TestEngine_emulatedLossyPaths(t *testing.T) {
 			{A: "s2", B: "client", AB: path2, BA: path2},
 		},
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
 	// BBR, as Aqueduct's peer links use by default: under CUBIC, 1% loss
 	// at these delays would make the test slow without testing more.
-	tb, err := lab.Build(ctx, lab.TestbedConfig{Topology: top, ID: labtest.ID(t), Congestion: "bbr"})
-	if err != nil {
-		t.Fatalf("lab.Build: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := tb.Close(); err != nil {
-			t.Errorf("testbed Close: %v", err)
-		}
-	})
+	tb := buildTestbed(t, top, "bbr")
 
 	const size = 48<<20 + 1234
 	data := peertest.RandomBytes(size, 42)
@@ -74,17 +64,7 @@ func TestEngine_emulatedLossyPaths(t *testing.T) {
 		Conns:     8,
 		Peer:      peer.Config{Key: key},
 		Logger:    aqtest.Logger(t, slog.LevelInfo),
-		dial: func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error) {
-			nc, err := tb.Dial(ctx, "client", "tcp", addr)
-			if err != nil {
-				return nil, fmt.Errorf("dial %s from the client namespace: %w", addr, err)
-			}
-			c, err := peer.Client(ctx, nc, cfg)
-			if err != nil {
-				nc.Close()
-			}
-			return c, err
-		},
+		dial:      dialFrom(tb, "client"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,5 +98,40 @@ func TestEngine_emulatedLossyPaths(t *testing.T) {
 	}
 	if err := tb.Err(); err != nil {
 		t.Errorf("links: %v", err)
+	}
+}
+
+// buildTestbed builds top's namespaces and links with every host on
+// congestion control cc, and removes them when the test ends.
+func buildTestbed(t *testing.T, top lab.Topology, cc string) *lab.Testbed {
+	t.Helper()
+	labtest.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	tb, err := lab.Build(ctx, lab.TestbedConfig{Topology: top, ID: labtest.ID(t), Congestion: cc})
+	if err != nil {
+		t.Fatalf("lab.Build: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tb.Close(); err != nil {
+			t.Errorf("testbed Close: %v", err)
+		}
+	})
+	return tb
+}
+
+// dialFrom returns an engine dial function that connects from host's
+// namespace.
+func dialFrom(tb *lab.Testbed, host string) func(context.Context, string, peer.Config) (*peer.Conn, error) {
+	return func(ctx context.Context, addr string, cfg peer.Config) (*peer.Conn, error) {
+		nc, err := tb.Dial(ctx, host, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s from the %s namespace: %w", addr, host, err)
+		}
+		c, err := peer.Client(ctx, nc, cfg)
+		if err != nil {
+			nc.Close()
+		}
+		return c, err
 	}
 }

@@ -66,6 +66,10 @@ type Config struct {
 	MaxConns int
 	// Sizing tunes the sizers (Min, Max and Initial are the scheduler's).
 	Sizing congestion.SizerConfig
+	// Initial is, per upstream, the count its sizer starts at: what an
+	// earlier sizing of the same destination settled on. Zero or missing:
+	// its share of Conns.
+	Initial []int
 
 	// Pipeline bounds the requests in flight per connection; default 64.
 	// Within it, each connection keeps about QueueTime of requests at its
@@ -891,9 +895,11 @@ func (s *Scheduler) resize(now time.Time) {
 				continue
 			}
 			delivered += cn.delivered
-			if !cn.drain && cn.ready {
-				n++
-				rtt = max(rtt, cn.rtt)
+			if cn.ready {
+				n++ // draining ones too: the sizer waits until they are gone
+				if !cn.drain {
+					rtt = max(rtt, cn.rtt)
+				}
 			}
 		}
 		from := up.sizer.Target()
@@ -946,6 +952,9 @@ func (s *Scheduler) balance(now time.Time) {
 			if up.sizer == nil {
 				cfg := s.cfg.Sizing
 				cfg.Min, cfg.Initial, cfg.Max = share, share, s.cfg.MaxConns
+				if int(u) < len(s.cfg.Initial) && s.cfg.Initial[u] > share {
+					cfg.Initial, cfg.Remembered = s.cfg.Initial[u], true
+				}
 				up.sizer = congestion.NewSizer(cfg)
 			}
 			up.sizer.SetMin(share)
