@@ -57,8 +57,9 @@
 // rate, whatever the capacity), more connections carry proportionally
 // more until together they fill the path; where one connection already
 // fills it (BBR, or a clean path), more only share. The Sizer finds out by
-// measuring: it doubles the count while that pays, keeps the knee when it
-// stops paying, and tries again later. There is no fixed cap like aria2's
+// measuring: it doubles the count while that pays (its first step
+// quadruples where each connection keeps only a few dozen segments in
+// flight), keeps the knee when it stops paying, and tries again later. There is no fixed cap like aria2's
 // 16 connections. The transfer engine sizes each upstream with one.
 //
 // # Budgets, requests and grants
@@ -78,8 +79,23 @@
 // allowance in start-time fair order by weight. Without a budget a grant
 // is immediate.
 //
+// # What outlives a flow
+//
+// A macroflow whose last flow closed keeps its last estimate (the next
+// flow to the destination starts from it, Shared) and the connection
+// count its sizing settled on (SetConns, Conns) for Config.Retain, ten
+// minutes by default; at most MaxRetained empty macroflows are kept, the
+// oldest forgotten first, so that an edge that has seen a million client
+// hosts holds only the recent ones.
+//
+// Content adaptation uses the CM as the paper's section 5 does: an edge
+// registers each player connection as a Send flow in the macroflow
+// client/HOST, busy while a response is unacknowledged, and orders an HLS
+// master playlist's variants by that macroflow's rate
+// (internal/roles/edge).
+//
 // # What is next (issue 8)
 //
-// A receive-side loss estimate (so that a fetching engine's budget can be
-// a multiple too), and content adaptation at the edge.
+// A receive-side loss estimate, so that a fetching engine's budget can be
+// a multiple too.
 package congestion
