@@ -94,8 +94,4 @@
 // master playlist's variants by that macroflow's rate
 // (internal/roles/edge).
 //
-// # What is next (issue 8)
-//
-// A receive-side loss estimate, so that a fetching engine's budget can be
-// a multiple too.
 package congestion

@@ -346,6 +346,10 @@ type Flow struct {
 	dir  Direction
 	rtos uint16    // its retransmission timeouts when last sampled
 	next time.Time // when it is sampled next (wall clock)
+	// A watched receiving connection's loss estimate (receiveLoss).
+	rxOOO  uint32  // out-of-order segments when last sampled
+	haveRx bool    //
+	rxLost float64 // holes estimated so far, in segments
 
 	// Its part in the macroflow's budget (grant.go).
 	weight   float64 // its share, relative to the others'

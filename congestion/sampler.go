@@ -18,8 +18,9 @@ const (
 	Send Direction = iota
 	// Receive: this end fetches. The kernel counts the bytes received and
 	// the round trip of what this end sends (its requests); the sender's
-	// losses are not visible here, and the busy time is the
-	// application's (Flow.SetBusy).
+	// losses are estimated from the segments that arrive out of order
+	// (receiveLoss), and the busy time is the application's
+	// (Flow.SetBusy).
 	Receive
 )
 
@@ -87,8 +88,26 @@ func (f *Flow) sampleOf(ti tcpinfo.Info, at time.Time) Sample {
 		if s.RTT == 0 {
 			s.RTT = ti.RcvRTT
 		}
+		f.receiveLoss(ti, &s)
 	}
 	return s
+}
+
+// receiveLoss estimates, at the receiving end, what the sender lost: a
+// lost segment leaves a hole, and the segments sent in the round trip
+// until its retransmission arrives (about a window of them) arrive out of
+// order behind it; so the holes are about the out-of-order segments
+// divided by the window, which the flow's rate and RTT give. Reordering on
+// the path counts as loss too. Sent and Lost count in thousandths of a
+// segment; m.mu is held.
+func (f *Flow) receiveLoss(ti tcpinfo.Info, s *Sample) {
+	if f.haveRx {
+		e := f.est.Estimate()
+		window := max(1, e.Rate*e.RTT.Seconds()/segment)
+		f.rxLost += float64(ti.OutOfOrder-f.rxOOO) / window
+	}
+	f.rxOOO, f.haveRx = ti.OutOfOrder, true
+	s.Sent, s.Lost = uint64(ti.DataSegsIn)*1000, uint64(f.rxLost*1000)
 }
 
 // interval is how long after a sample the flow is sampled again; m.mu is

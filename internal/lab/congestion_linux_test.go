@@ -7,6 +7,7 @@ package lab_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net"
 	"net/netip"
@@ -40,8 +41,9 @@ func cmLink() (ab, ba linkem.Config) {
 // receiver in b that counts what it reads, every 10 ms, and a sender in a
 // that writes as fast as TCP takes it, up to 100 MB, until stopped.
 type bulk struct {
-	conn net.Conn // the sender's (in a)
-	addr string   // the receiver's address, the sender's destination
+	conn  net.Conn // the sender's (in a)
+	rconn net.Conn // the receiver's (in b)
+	addr  string   // the receiver's address, the sender's destination
 
 	mu    sync.Mutex
 	recvd []recvSample // cumulative bytes read by b, every 10 ms
@@ -77,7 +79,7 @@ func startBulk(t *testing.T, tb *lab.Testbed) *bulk {
 		conn.Close()
 		t.Fatal(err)
 	}
-	b := &bulk{conn: conn, addr: ln.Addr().String()}
+	b := &bulk{conn: conn, rconn: rc, addr: ln.Addr().String()}
 	var total atomic.Int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -335,5 +337,45 @@ func TestCM_subscriptionFiresWhenRateHalves(t *testing.T) {
 			t.Fatalf("no callback %v after the rate was halved; estimate now %.2f Mbit/s (reference %.2f)",
 				bound+time.Second, mbps(e.Rate), mbps(ref.Rate))
 		}
+	}
+}
+
+// TestCM_receiveLoss: the receiving end of a transfer over a link that
+// drops 1% of the packets at random estimates the loss from the segments
+// that arrive out of order, within a factor of two of what the sender's
+// kernel retransmitted, and near zero on a clean link.
+func TestCM_receiveLoss(t *testing.T) {
+	for _, loss := range []float64{0, 0.01} {
+		t.Run(fmt.Sprintf("loss %.0f%%", loss*100), func(t *testing.T) {
+			ab, ba := cmLink()
+			ab.Loss = linkem.IID(loss)
+			tb := build(t, lab.TestbedConfig{Topology: twoHosts(ab, ba), Congestion: "cubic"})
+			m := congestion.New(congestion.Config{})
+			t.Cleanup(m.Close)
+			x := startBulk(t, tb)
+			send, recv := m.Open(x.addr), m.Open("receiver:1")
+			if err := send.Watch(x.conn, congestion.Send); err != nil {
+				t.Fatal(err)
+			}
+			if err := recv.Watch(x.rconn, congestion.Receive); err != nil {
+				t.Fatal(err)
+			}
+			send.SetBusy(true)
+			recv.SetBusy(true)
+			time.Sleep(6 * time.Second)
+			se, re := send.Query(), recv.Query()
+			x.stop()
+			t.Logf("link loss %.1f%%: the sender's retransmissions %.2f%%, the receiver's estimate %.2f%% (rate %.1f Mbit/s, RTT %v)",
+				100*loss, 100*se.Loss, 100*re.Loss, mbps(re.Rate), re.RTT)
+			if loss == 0 {
+				if re.Loss > 0.002 {
+					t.Errorf("the receiver estimates %.2f%% loss on a clean link", 100*re.Loss)
+				}
+				return
+			}
+			if re.Loss < se.Loss/2 || re.Loss > se.Loss*2 {
+				t.Errorf("the receiver estimates %.2f%% loss, the sender retransmitted %.2f%%: want within a factor of two", 100*re.Loss, 100*se.Loss)
+			}
+		})
 	}
 }
