@@ -93,5 +93,4 @@
 // client/HOST, busy while a response is unacknowledged, and orders an HLS
 // master playlist's variants by that macroflow's rate
 // (internal/roles/edge).
-//
 package congestion
