@@ -342,10 +342,11 @@ type Flow struct {
 	busyTotal        time.Duration
 
 	// A watched connection (Watch).
-	conn net.Conn
-	dir  Direction
-	rtos uint16    // its retransmission timeouts when last sampled
-	next time.Time // when it is sampled next (wall clock)
+	conn        net.Conn
+	dir         Direction
+	minInterval time.Duration // SetMinInterval
+	rtos        uint16        // its retransmission timeouts when last sampled
+	next        time.Time     // when it is sampled next (wall clock)
 	// A watched receiving connection's loss estimate (receiveLoss).
 	rxOOO  uint32  // out-of-order segments when last sampled
 	haveRx bool    //

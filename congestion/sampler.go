@@ -116,7 +116,17 @@ func (f *Flow) interval() time.Duration {
 	if f.countsBusy && !f.busy {
 		return MaxSampleInterval
 	}
-	return min(max(f.est.Estimate().RTT/2, MinSampleInterval), MaxSampleInterval)
+	return min(max(f.est.Estimate().RTT/2, MinSampleInterval, f.minInterval), MaxSampleInterval)
+}
+
+// SetMinInterval makes the CM sample the flow's connection no more often
+// than every d (within MaxSampleInterval): for the many flows whose
+// estimate is wanted coarsely, such as an edge's player connections,
+// whose sampling would otherwise cost a system call every 20 ms each.
+func (f *Flow) SetMinInterval(d time.Duration) {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	f.minInterval = d
 }
 
 // sample is the sampler goroutine: it reads each watched connection's

@@ -65,6 +65,9 @@ func (cf *clientFlows) connContext(ctx context.Context, c net.Conn) context.Cont
 	// Open takes a host or host:port; a name without a port is taken
 	// as it is.
 	cc := &clientConn{c: c, flow: cf.cm.Open(ClientMacroflow(addr))}
+	// Adaptation wants a client's rate to within a variant's step, not
+	// every 20 ms: thousands of players would cost a system call each.
+	cc.flow.SetMinInterval(clientSampleInterval)
 	if err := cc.flow.Watch(c, congestion.Send); err != nil {
 		cf.log.Debug("congestion manager cannot watch the HTTP connection; its client's rate is unknown",
 			"remote_addr", addr, "err", err)
@@ -89,6 +92,10 @@ func (cf *clientFlows) connState(c net.Conn, s http.ConnState) {
 		cc.close()
 	}
 }
+
+// clientSampleInterval is the least interval at which the congestion
+// manager samples an HTTP client's connection.
+const clientSampleInterval = 100 * time.Millisecond
 
 // Bounds of how often a finished response's connection is looked at until
 // the client has acknowledged everything, and of how long in all.
