@@ -53,7 +53,13 @@ type Sizer struct {
 	holdTo             time.Time     // no step up before this
 	fruitless          int           // steps in a row that did not pay
 	holdPending        bool          // hold from the first observation (Remembered)
+	settles            int           // measurements restarted because the connections were still settling
 }
+
+// maxSettles bounds the measurements restarted while the connections'
+// windows are far above the loss-limited one: a congestion control that
+// does not back off at loss (BBR) stays there.
+const maxSettles = 4
 
 // SizerConfig configures a Sizer. Zero fields take the defaults given.
 type SizerConfig struct {
@@ -167,24 +173,39 @@ func (s *Sizer) SetMin(n int) {
 	s.base = max(s.base, s.cfg.Min)
 }
 
-// Observe takes the destination's state at now: conns connections are up
-// (those closing after a step down included: nothing is measured until
-// the count is the target, neither while new ones are dialed nor while
-// old ones finish what they were asked) and have delivered delivered
-// bytes in all (a counter that only grows;
-// closed connections' bytes stay in it), saturated is how long in all
-// work has waited for them with every one of them full (also a counter),
-// and rtt is their round trip. A measurement counts only if the
-// connections were saturated for three quarters of it: a destination
-// whose readers want less than it carries is demand-limited, and more
-// connections would get nothing more to do. Observe reports whether the
-// target changed.
-func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, rtt time.Duration) bool {
+// An Observation is a destination's state, as a Sizer takes it.
+type Observation struct {
+	// Conns connections are up, not counting those closing after a step
+	// down; nothing is measured until the count is the target.
+	Conns int
+	// Delivered is the bytes they have delivered, a counter; one that
+	// goes back (a connection closed and its bytes left the sum) starts
+	// the measurement again.
+	Delivered uint64
+	// Saturated is how long in all work has waited for them with every
+	// one of them full (a counter).
+	Saturated time.Duration
+	RTT       time.Duration // their round trip
+	// Loss is the fraction of segments their path loses (0: none seen,
+	// or unknown). With it the Sizer tells a loss-limited connection
+	// (its window near the loss-limited one of Mathis et al., 1.22/√loss
+	// segments) from one still coming down from its slow start (far above
+	// it).
+	Loss float64
+}
+
+// Observe takes the destination's state at now. A measurement counts only
+// if the connections were saturated for three quarters of it: a
+// destination whose readers want less than it carries is demand-limited,
+// and more connections would get nothing more to do. Observe reports
+// whether the target changed.
+func (s *Sizer) Observe(now time.Time, o Observation) bool {
+	conns, delivered, saturated, rtt := o.Conns, o.Delivered, o.Saturated, o.RTT
 	if s.holdPending {
 		s.holdPending, s.holdTo = false, now.Add(s.cfg.Hold)
 	}
 	if conns != s.target {
-		s.since = time.Time{} // still dialing, or draining
+		s.since = time.Time{} // still dialing
 		return false
 	}
 	warm, measure := max(s.cfg.Warmup, 8*rtt), max(s.cfg.Measure, 8*rtt)
@@ -221,7 +242,21 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 		return false
 	}
 	rate := float64(delivered-s.mdel) / now.Sub(s.mark).Seconds()
-	s.mark, s.retries = time.Time{}, 0
+	// The window each connection kept, against the loss-limited one.
+	window := rate / float64(conns) * rtt.Seconds() / segment
+	lossLimited := 0.0
+	if o.Loss > 0 {
+		lossLimited = 1.22 / math.Sqrt(o.Loss)
+	}
+	if lossLimited > 0 && window > 2*lossLimited && s.settles < maxSettles {
+		// Far above what the loss allows: connections still coming down
+		// from their slow start (CUBIC takes many round trips to), whose
+		// rate would make a false baseline. Measure again.
+		s.settles++
+		s.mark, s.mdel, s.msat, s.midAt = now, delivered, saturated, time.Time{}
+		return false
+	}
+	s.mark, s.retries, s.settles = time.Time{}, 0, 0
 	factor := 2
 	if s.probing {
 		s.probing = false
@@ -231,9 +266,9 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 			// The path filled somewhere within the step: keep as many
 			// connections as carry the larger rate at the smaller
 			// count's rate each, the knee.
-			knee := s.base
+			knee := max(s.base, s.lossKnee(rate, lossLimited, rtt))
 			if s.baseR > 0 && rate > 1.1*s.baseR {
-				knee = min(s.target, int(math.Floor(float64(s.base)*rate/s.baseR)))
+				knee = s.knee(rate, lossLimited, rtt)
 			}
 			s.reason = ReasonPlateau
 			s.detail = fmt.Sprintf("%d connections got %s, %d got %s: the step did not pay; keeping %d",
@@ -252,7 +287,7 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 			s.target, Mbps(rate), s.base, Mbps(s.baseR), Mbps(rate/float64(s.target)))
 		if gain >= 0.9 {
 			factor = 4 // each connection kept its rate: the path is far from full
-		} else if knee := int(math.Floor(float64(s.base) * rate / s.baseR)); knee < s.target {
+		} else if knee := s.knee(rate, lossLimited, rtt); knee < s.target {
 			// It paid in part: the path filled within the step. The
 			// next step starts from the count that carries the new rate
 			// at the old rate per connection.
@@ -265,11 +300,11 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 	}
 	if (s.reason == ReasonStart || s.reason == ReasonDemand) && rtt > 0 {
 		// The first step: connections that each keep only a few dozen
-		// segments in flight are far below what TCP would give one on a
-		// path they do not fill; a loss-based congestion control holds
-		// them there. Quadruple at once: if they fill the path sooner,
-		// the knee keeps what paid.
-		if window := rate / float64(s.target) * rtt.Seconds() / segment; window < smallWindow {
+		// segments in flight, or no more than the loss allows, are far
+		// below what TCP would give one on a path they do not fill; a
+		// loss-based congestion control holds them there. Quadruple at
+		// once: if they fill the path sooner, the knee keeps what paid.
+		if window < smallWindow || (lossLimited > 0 && window <= 2*lossLimited) {
 			factor = 4
 		}
 	}
@@ -285,12 +320,31 @@ func (s *Sizer) Observe(now time.Time, conns int, delivered uint64, saturated, r
 	return s.set(min(s.cfg.Max, factor*s.target))
 }
 
+// knee is the count that carries rate, the larger count's, at the rate
+// per connection the smaller count had; where the loss is known, at least
+// the count that carries it at the loss-limited rate (Mathis et al.),
+// since the smaller count's connections may have been measured before
+// their slow start had worn off. It is never above the target.
+func (s *Sizer) knee(rate, lossLimitedWindow float64, rtt time.Duration) int {
+	knee := int(math.Floor(float64(s.base) * rate / s.baseR))
+	return min(s.target, max(knee, s.lossKnee(rate, lossLimitedWindow, rtt)))
+}
+
+// lossKnee is the count that carries rate at the loss-limited rate per
+// connection, never above the target; 0 where the loss is not known.
+func (s *Sizer) lossKnee(rate, lossLimitedWindow float64, rtt time.Duration) int {
+	if lossLimitedWindow <= 0 || rtt <= 0 {
+		return 0
+	}
+	return min(s.target, int(math.Floor(rate/(lossLimitedWindow*segment/rtt.Seconds()))))
+}
+
 func (s *Sizer) set(n int) bool {
 	n = min(max(n, s.cfg.Min), s.cfg.Max)
 	if n == s.target {
 		return false
 	}
-	s.target, s.since, s.mark, s.retries = n, time.Time{}, time.Time{}, 0
+	s.target, s.since, s.mark, s.retries, s.settles = n, time.Time{}, time.Time{}, 0, 0
 	return true
 }
 

@@ -25,7 +25,7 @@ func drive(s *Sizer, p path, from time.Time, d time.Duration, idle bool, deliver
 			saturated += 100 * time.Millisecond
 		}
 		*delivered += uint64(p.rate(s.Target()) / 10)
-		if s.Observe(now, s.Target(), *delivered, saturated, 150*time.Millisecond) {
+		if s.Observe(now, Observation{Conns: s.Target(), Delivered: *delivered, Saturated: saturated, RTT: 150 * time.Millisecond}) {
 			counts = append(counts, s.Target())
 		}
 	}
@@ -105,7 +105,7 @@ func TestSizer_waitsForConnectionsAndDemand(t *testing.T) {
 		for end := now.Add(d); now.Before(end); now = now.Add(100 * time.Millisecond) {
 			delivered += 1e5
 			saturated += time.Duration(busy * float64(100*time.Millisecond))
-			if s.Observe(now, conns, delivered, saturated, 0) {
+			if s.Observe(now, Observation{Conns: conns, Delivered: delivered, Saturated: saturated}) {
 				changed = true
 			}
 		}
@@ -154,7 +154,7 @@ func TestSizer_waitsForASteadyRate(t *testing.T) {
 	var counts []int
 	for end := now.Add(30 * time.Second); now.Before(end); now = now.Add(100 * time.Millisecond) {
 		delivered += uint64(rate(s.Target()) / 10)
-		if s.Observe(now, s.Target(), delivered, now.Sub(t0), 150*time.Millisecond) {
+		if s.Observe(now, Observation{Conns: s.Target(), Delivered: delivered, Saturated: now.Sub(t0), RTT: 150 * time.Millisecond}) {
 			counts = append(counts, s.Target())
 		}
 	}
@@ -185,7 +185,7 @@ func TestSizer_fruitlessProbesSpaceOut(t *testing.T) {
 	var probes []time.Duration
 	for end := now.Add(5 * time.Minute); now.Before(end); now = now.Add(100 * time.Millisecond) {
 		delivered += uint64(path{100 * mbit, 100 * mbit}.rate(s.Target()) / 10)
-		if s.Observe(now, s.Target(), delivered, now.Sub(t0), 150*time.Millisecond) && s.Target() > 4 {
+		if s.Observe(now, Observation{Conns: s.Target(), Delivered: delivered, Saturated: now.Sub(t0), RTT: 150 * time.Millisecond}) && s.Target() > 4 {
 			probes = append(probes, now.Sub(t0))
 		}
 	}
@@ -199,5 +199,53 @@ func TestSizer_fruitlessProbesSpaceOut(t *testing.T) {
 	}
 	if first, last := probes[1]-probes[0], probes[len(probes)-1]-probes[len(probes)-2]; last < 4*first {
 		t.Fatalf("probes at %v: the last gap %v is not four times the first %v", probes, last, first)
+	}
+}
+
+// Connections fresh out of slow start on a lossy path deliver several
+// times what the loss will let them keep (CUBIC comes down over many round
+// trips): measured then, the first count's rate is a false baseline
+// against which doubling seems not to pay. Told the loss, the Sizer waits
+// until their windows are near the loss-limited one, and then quadruples:
+// it reaches a count that fills the path instead of stopping at the first.
+func TestSizer_waitsForSlowStartToSettle(t *testing.T) {
+	const (
+		mbit     = 1e6 / 8
+		rtt      = 150 * time.Millisecond
+		loss     = 0.01
+		capacity = 100 * mbit
+	)
+	steady := 1.22 / math.Sqrt(loss) * segment / rtt.Seconds() // per connection, bytes/s
+	for _, told := range []bool{false, true} {
+		s := NewSizer(SizerConfig{Initial: 8, Max: 128})
+		now, born := t0, map[int]time.Time{}
+		var delivered uint64
+		var saturated time.Duration
+		counts := []int{s.Target()}
+		for ; now.Sub(t0) < 25*time.Second; now = now.Add(100 * time.Millisecond) {
+			// Each connection starts at four times its steady rate and
+			// comes down to it over 6 s.
+			var rate float64
+			for i := range s.Target() {
+				if _, ok := born[i]; !ok {
+					born[i] = now
+				}
+				age := now.Sub(born[i]).Seconds()
+				rate += steady * (1 + 3*math.Max(0, 1-age/6))
+			}
+			delivered += uint64(min(rate, capacity) / 10)
+			saturated += 100 * time.Millisecond
+			o := Observation{Conns: s.Target(), Delivered: delivered, Saturated: saturated, RTT: rtt}
+			if told {
+				o.Loss = loss
+			}
+			if s.Observe(now, o) {
+				counts = append(counts, s.Target())
+			}
+		}
+		t.Logf("loss told: %v: counts %v", told, counts)
+		if told && s.Target() < 96 {
+			t.Errorf("told the loss: counts %v, want a count that fills the path (about 100)", counts)
+		}
 	}
 }

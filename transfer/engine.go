@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aqueduct-cdn/aqueduct/congestion"
+	"github.com/aqueduct-cdn/aqueduct/internal/tcpinfo"
 	"github.com/aqueduct-cdn/aqueduct/object"
 	"github.com/aqueduct-cdn/aqueduct/peer"
 	"github.com/aqueduct-cdn/aqueduct/transfer/internal/sched"
@@ -55,7 +56,7 @@ type Config struct {
 	Pipeline  int           // most requests in flight per connection; default DefaultPipeline, at most half of Peer.MaxRequests (see sched.Config)
 	QueueTime time.Duration // requests a connection keeps queued, in time at its rate; default 500 ms
 	// Window is how far ahead of its consumer a reader asks for blocks, in
-	// bytes; default DefaultWindow. A reader asks for at least three
+	// bytes; default DefaultWindow. A reader asks for at least eight
 	// blocks per ready connection, within its share of the read-ahead
 	// memory (MemoryLimit), so that every connection has work.
 	Window int64
@@ -239,7 +240,7 @@ type engConn struct {
 	handles map[sched.ObjectID]*connHandle
 	reqs    map[*engReq]struct{}       // requests in flight, cancelled ones included
 	current map[sched.ChunkKey]*engReq // the request the scheduler knows, per block
-	retrans uint32                     // TCP segments retransmitted, when last sampled
+	retrans atomic.Uint32              // TCP segments retransmitted, when last read (Upstreams, removeConn)
 	// flow is the connection in the congestion manager: busy while it
 	// has requests in flight. When the CM cannot watch the connection
 	// (not TCP), the engine feeds it the bytes of each block (fed).
@@ -461,7 +462,7 @@ func (e *Engine) loop() {
 						c.lastData = ld
 						e.sched.Activity(c.id, now)
 					}
-					e.sample(c)
+					e.rate(c)
 				}
 			}
 			continue // the new rates count from the next step
@@ -542,8 +543,7 @@ func (e *Engine) handle(ev any) {
 				e.ups[c.up].lost.Add(1)
 			}
 			e.log.Debug("upstream connection lost", "upstream", c.addr, "err", c.pc.Err())
-			c.flow.Close()
-			delete(e.conns, ev.id)
+			e.removeConn(c)
 			e.readyDirty = true
 			e.sched.Lost(now, ev.id)
 		}
@@ -765,6 +765,17 @@ func (e *Engine) requestFailed(now time.Time, c *engConn, rq sched.Request, err 
 	}
 }
 
+// removeConn forgets c: its flow closes, and its retransmissions, read a
+// last time, stay in its upstream's count. Only the loop calls it.
+func (e *Engine) removeConn(c *engConn) {
+	if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
+		c.retrans.Store(max(c.retrans.Load(), ti.TotalRetrans))
+	}
+	e.ups[c.up].retransGone.Add(int64(c.retrans.Load()))
+	c.flow.Close()
+	delete(e.conns, c.id)
+}
+
 // closeConn closes a connection without holding up the loop (Close waits
 // for the connection's read loop, which may be posting to the loop).
 func (e *Engine) closeConn(pc *peer.Conn) {
@@ -775,8 +786,7 @@ func (e *Engine) closeConn(pc *peer.Conn) {
 // or is going away) and closes it; its requests go back to the queue.
 func (e *Engine) dropConn(now time.Time, c *engConn) {
 	e.ups[c.up].lost.Add(1)
-	c.flow.Close()
-	delete(e.conns, c.id)
+	e.removeConn(c)
 	e.readyDirty = true
 	e.closeConn(c.pc)
 	e.sched.Lost(now, c.id)
@@ -806,8 +816,7 @@ func (e *Engine) applyOnce(timer clockwork.Timer) bool {
 	}
 	for _, id := range r.Closes {
 		if c := e.conns[id]; c != nil {
-			c.flow.Close()
-			delete(e.conns, id)
+			e.removeConn(c)
 			e.closeConn(c.pc)
 			changed = true
 		}

@@ -256,7 +256,9 @@ func TestEngine_slowConsumerBoundsMemory(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the engine would fetch everything by now
 	served := f.servers[0].Handler.BytesServed.Load()
-	if limit := int64(window + 2<<20); served > limit {
+	// The window is Window or windowPerConn blocks per connection, the
+	// larger; and two blocks in flight per connection beyond it.
+	if limit := max(window, windowPerConn*4*o.Meta().BlockSize) + 2<<20; served > limit {
 		t.Fatalf("served %d bytes while the consumer read 1 MiB; window %d", served, window)
 	}
 	rest, err := io.ReadAll(r)

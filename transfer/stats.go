@@ -19,8 +19,9 @@ type counters struct {
 
 // upCounters are one upstream's statistics; see UpstreamStats.
 type upCounters struct {
-	requests, bytes, refused, corrupt, bans, dials, dialFails, lost, stalls, retrans atomic.Int64
-	sizing                                                                           atomic.Pointer[sizing]
+	requests, bytes, refused, corrupt, bans, dials, dialFails, lost, stalls atomic.Int64
+	retransGone                                                             atomic.Int64 // of connections no longer held
+	sizing                                                                  atomic.Pointer[sizing]
 }
 
 // sizing is an upstream's connection target and its reason, as the loop
@@ -83,7 +84,7 @@ type UpstreamStats struct {
 	Dials, DialFails int64
 	Lost             int64 // connections that failed (not those closed after GOAWAY)
 	Stalls           int64 // connections closed because no data came for StallTimeout
-	Retransmits      int64 // TCP segments its connections retransmitted (sampled every 100 ms while busy)
+	Retransmits      int64 // TCP segments its connections retransmitted (read when stats are asked for, and at each connection's end)
 	// Target is the count of connections the engine wants to the upstream,
 	// Reason the word for why (congestion.Reason: "start", "growing",
 	// "plateau", ...) and Detail the sentence the log gave; zero values
@@ -123,7 +124,7 @@ func (e *Engine) Upstreams() []UpstreamStats {
 		out[i] = UpstreamStats{
 			Addr: addr, Requests: u.requests.Load(), Bytes: u.bytes.Load(), Refused: u.refused.Load(),
 			Corrupt: u.corrupt.Load(), Bans: u.bans.Load(), Dials: u.dials.Load(), DialFails: u.dialFails.Load(),
-			Lost: u.lost.Load(), Stalls: u.stalls.Load(), Retransmits: u.retrans.Load(),
+			Lost: u.lost.Load(), Stalls: u.stalls.Load(), Retransmits: u.retransGone.Load(),
 		}
 		if sz := u.sizing.Load(); sz != nil {
 			out[i].Target, out[i].Reason, out[i].Detail = sz.target, sz.reason, sz.detail
@@ -137,25 +138,12 @@ func (e *Engine) Upstreams() []UpstreamStats {
 		cs := ConnStats{ID: uint32(c.id), MPTCP: sockopt.MultipathTCP(c.pc.NetConn()), Rate: est.Rate, Goodput: est.Goodput}
 		if ti, err := tcpinfo.Get(c.pc.NetConn()); err == nil {
 			cs.RTT, cs.MinRTT, cs.Cwnd, cs.DeliveryRate, cs.Retransmits = ti.RTT, ti.MinRTT, ti.Cwnd, ti.DeliveryRate, ti.TotalRetrans
+			c.retrans.Store(max(c.retrans.Load(), ti.TotalRetrans))
 		}
+		out[c.up].Retransmits += int64(c.retrans.Load())
 		out[c.up].Conns = append(out[c.up].Conns, cs)
 	}
 	return out
-}
-
-// sample reads a busy connection's TCP state for its upstream's count of
-// retransmissions (a statistic; its estimates come from the CM, see rate).
-// Only the loop calls it.
-func (e *Engine) sample(c *engConn) {
-	e.rate(c)
-	ti, err := tcpinfo.Get(c.pc.NetConn())
-	if err != nil {
-		return
-	}
-	if ti.TotalRetrans > c.retrans {
-		e.ups[c.up].retrans.Add(int64(ti.TotalRetrans - c.retrans))
-		c.retrans = ti.TotalRetrans
-	}
 }
 
 // rate hands the scheduler the CM's estimate of c: its round trip, which
@@ -172,5 +160,5 @@ func (e *Engine) rate(c *engConn) {
 		est = congestion.Estimate{}
 	}
 	e.sched.SetRTT(c.id, est.RTT)
-	e.sched.SetRate(c.id, est.Rate, c.flow.Delivered())
+	e.sched.SetRate(c.id, est.Rate, c.flow.Delivered(), est.Loss)
 }

@@ -32,8 +32,8 @@ func TestEngine_stats(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := e.Stats()
-	// The window is Window or three blocks per connection, the larger.
-	window := max(2<<20, 3*4*o.Meta().BlockSize)
+	// The window is Window or windowPerConn blocks per connection, the larger.
+	window := max(2<<20, windowPerConn*4*o.Meta().BlockSize)
 	if st.Objects != 1 || st.Readers != 1 || st.Memory <= 0 || st.Memory > window+o.Meta().BlockSize || st.MemoryLimit != DefaultMemoryLimit {
 		t.Errorf("while reading: %+v", st)
 	}

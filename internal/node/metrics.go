@@ -216,7 +216,7 @@ var (
 		bytes:       desc("aqueduct_upstream_received_bytes_total", "Verified bytes received from the upstream.", upLabels...),
 		errors:      desc("aqueduct_upstream_errors_total", "Failures of the upstream, by kind: refused (an open or a request), corrupt (a block), dial, lost (a connection), stall (a connection closed for stalling).", "upstream", "kind"),
 		bans:        desc("aqueduct_upstream_bans_total", "Times the upstream was banned for a corrupt block.", upLabels...),
-		retrans:     desc("aqueduct_upstream_retransmits_total", "TCP segments retransmitted on the connections to the upstream (TCP_INFO, sampled while busy).", upLabels...),
+		retrans:     desc("aqueduct_upstream_retransmits_total", "TCP segments retransmitted on the connections to the upstream (TCP_INFO, read at each scrape and at each connection's end).", upLabels...),
 		rtt:         desc("aqueduct_upstream_rtt_seconds", "Smoothed round-trip time of a connection (TCP_INFO).", connLabels...),
 		minRTT:      desc("aqueduct_upstream_min_rtt_seconds", "Lowest round-trip time seen on a connection (TCP_INFO).", connLabels...),
 		rate:        desc("aqueduct_upstream_delivery_rate_bytes_per_second", "The kernel's estimate of a connection's delivery rate (TCP_INFO).", connLabels...),

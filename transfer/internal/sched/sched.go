@@ -207,7 +207,6 @@ type upstream struct {
 	sizer    *congestion.Sizer
 	satTotal time.Duration
 	satSince time.Time
-	gone     uint64 // bytes delivered by its connections that are gone
 }
 
 // conn is a connection's state. Invariants: inflight holds at most
@@ -229,6 +228,7 @@ type conn struct {
 	// manager estimates it (SetRate); 0 until known.
 	rate      float64
 	delivered uint64        // bytes it delivered in all (SetRate)
+	loss      float64       // the fraction of segments its path loses (SetRate)
 	avgSize   float64       // moving average of the sizes of the blocks it served
 	rtt       time.Duration // the connection's round trip, from the kernel; 0 if unknown
 	lastDone  time.Time     // last completion, start of the next service period
@@ -511,7 +511,7 @@ func (s *Scheduler) SetRTT(id ConnID, rtt time.Duration) {
 // (its service rate; 0 if not known yet), and the bytes it has delivered
 // in all (which sizing adds up per upstream). The scheduler keeps no rate
 // estimate of its own. It takes effect at the next step.
-func (s *Scheduler) SetRate(id ConnID, rate float64, delivered uint64) {
+func (s *Scheduler) SetRate(id ConnID, rate float64, delivered uint64, loss float64) {
 	cn := s.conns[id]
 	if cn == nil {
 		return
@@ -520,6 +520,7 @@ func (s *Scheduler) SetRate(id ConnID, rate float64, delivered uint64) {
 		cn.rate = rate
 	}
 	cn.delivered = max(cn.delivered, delivered)
+	cn.loss = loss
 }
 
 // Unusable reports that upstream u answered in a way that retrying soon
@@ -698,10 +699,8 @@ func (s *Scheduler) remove(cn *conn) {
 	cn.inflight = nil
 }
 
-// forget deletes a ready connection, keeping its bytes in its upstream's
-// count for sizing.
+// forget deletes a ready connection.
 func (s *Scheduler) forget(cn *conn) {
-	s.ups[cn.up].gone += cn.delivered
 	delete(s.conns, cn.id)
 }
 
@@ -836,7 +835,7 @@ func (s *Scheduler) step(now time.Time) {
 // leaves room), and no more than half of them are stalled. More
 // connections to an upstream that is not would get nothing more to do.
 func (s *Scheduler) markSaturation(now time.Time) {
-	var room UpSet
+	var room, shallow UpSet
 	// Counts per upstream in reused scratch: this runs at every step.
 	ready, stalled := s.satScratch[:len(s.ups)], s.satScratch[len(s.ups):]
 	clear(s.satScratch)
@@ -848,16 +847,27 @@ func (s *Scheduler) markSaturation(now time.Time) {
 		switch {
 		case s.stalled(now, cn):
 			stalled[cn.up]++
+			continue
 		case cn.busy() < s.depth(cn):
 			room.Add(cn.up)
+		}
+		if cn.busy() < 2 {
+			shallow.Add(cn.up)
 		}
 	}
 	for u := range s.ups {
 		up := &s.ups[u]
-		// An upstream whose connections mostly stall (a frozen node, a
-		// path that black-holes) is not saturated either: more
-		// connections to it would stall too.
-		sat := !room.Has(UpstreamID(u)) && 2*stalled[u] <= ready[u] && s.firstEligible(UpstreamID(u)) != nil
+		uid := UpstreamID(u)
+		// Saturated: work waits and no connection has room for it; or
+		// every connection has a block waiting behind the one it is
+		// sending (a reader's window is all in flight, queued on too few
+		// connections: more would carry those blocks side by side). An
+		// upstream whose connections mostly stall (a frozen node, a path
+		// that black-holes) is not saturated either: more connections to
+		// it would stall too.
+		waits := !room.Has(uid) && s.firstEligible(uid) != nil
+		queued := !shallow.Has(uid) && ready[u] > stalled[u]
+		sat := (waits || queued) && 2*stalled[u] <= ready[u]
 		switch {
 		case sat && up.satSince.IsZero():
 			up.satSince = now
@@ -889,21 +899,28 @@ func (s *Scheduler) resize(now time.Time) {
 		if up.sizer == nil || s.banned(now, UpstreamID(u)) || !s.reachable(now, UpstreamID(u)) {
 			continue
 		}
-		n, delivered, rtt := 0, up.gone, time.Duration(0)
+		// The connections that count: not those draining after a step
+		// down, which may take seconds to finish what they were asked on a
+		// slow path (their bytes leave the sum, and the measurement starts
+		// again without them).
+		var o congestion.Observation
+		var weight float64
 		for _, cn := range s.conns {
-			if cn.up != UpstreamID(u) {
+			if cn.up != UpstreamID(u) || !cn.ready || cn.drain {
 				continue
 			}
-			delivered += cn.delivered
-			if cn.ready {
-				n++ // draining ones too: the sizer waits until they are gone
-				if !cn.drain {
-					rtt = max(rtt, cn.rtt)
-				}
-			}
+			o.Conns++
+			o.Delivered += cn.delivered
+			o.RTT = max(o.RTT, cn.rtt)
+			o.Loss += cn.loss * cn.rate
+			weight += cn.rate
 		}
+		if weight > 0 {
+			o.Loss /= weight
+		}
+		o.Saturated = up.saturated(now)
 		from := up.sizer.Target()
-		if up.sizer.Observe(now, n, delivered, up.saturated(now), rtt) {
+		if up.sizer.Observe(now, o) {
 			r, detail := up.sizer.Reason()
 			s.ready.Resized = append(s.ready.Resized, Resize{Upstream: UpstreamID(u), From: from, To: up.sizer.Target(), Reason: r, Detail: detail})
 			s.poolDirty = true

@@ -118,7 +118,7 @@ func (m *sim) flow() {
 			}
 			if report && m.conns[sc.id] == sc {
 				sc.flow.Observe(congestion.Sample{At: m.now, Delivered: sc.delivered})
-				m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered)
+				m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered, 0)
 				if sc.delivered > sc.reported {
 					sc.reported = sc.delivered
 					m.s.Activity(sc.id, m.now)
@@ -305,7 +305,7 @@ func (m *sim) complete(sc *simConn, k ChunkKey) {
 	delete(sc.pending, k)
 	sc.flow.Observe(congestion.Sample{At: m.now, Delivered: sc.delivered})
 	sc.setBusy()
-	m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered)
+	m.s.SetRate(sc.id, sc.flow.Query().Rate, sc.delivered, 0)
 	m.s.Activity(sc.id, m.now)
 	switch {
 	case m.ups[sc.up].corrupt:
