@@ -257,6 +257,14 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 		return false
 	}
 	s.mark, s.retries, s.settles = time.Time{}, 0, 0
+	// The knees below may use the loss-limited rate only where the
+	// connections are loss-limited: a congestion control that does not
+	// back off at loss (BBR) keeps windows far above it, and more
+	// connections there only share.
+	kneeWindow := 0.0
+	if lossLimited > 0 && window <= 2*lossLimited {
+		kneeWindow = lossLimited
+	}
 	factor := 2
 	if s.probing {
 		s.probing = false
@@ -266,9 +274,9 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 			// The path filled somewhere within the step: keep as many
 			// connections as carry the larger rate at the smaller
 			// count's rate each, the knee.
-			knee := max(s.base, s.lossKnee(rate, lossLimited, rtt))
+			knee := max(s.base, s.lossKnee(rate, kneeWindow, rtt))
 			if s.baseR > 0 && rate > 1.1*s.baseR {
-				knee = s.knee(rate, lossLimited, rtt)
+				knee = s.knee(rate, kneeWindow, rtt)
 			}
 			s.reason = ReasonPlateau
 			s.detail = fmt.Sprintf("%d connections got %s, %d got %s: the step did not pay; keeping %d",
@@ -287,7 +295,7 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 			s.target, Mbps(rate), s.base, Mbps(s.baseR), Mbps(rate/float64(s.target)))
 		if gain >= 0.9 {
 			factor = 4 // each connection kept its rate: the path is far from full
-		} else if knee := s.knee(rate, lossLimited, rtt); knee < s.target {
+		} else if knee := s.knee(rate, kneeWindow, rtt); knee < s.target {
 			// It paid in part: the path filled within the step. The
 			// next step starts from the count that carries the new rate
 			// at the old rate per connection.

@@ -249,3 +249,24 @@ func TestSizer_waitsForSlowStartToSettle(t *testing.T) {
 		}
 	}
 }
+
+// On a lossy path whose connections do not back off at loss (BBR: each
+// keeps a window far above the loss-limited one), a step that does not pay
+// goes back to the count before it: the loss-limited knee does not apply.
+func TestSizer_lossyButNotLossLimited(t *testing.T) {
+	const mbit = 1e6 / 8
+	s := NewSizer(SizerConfig{Initial: 8, Hold: time.Minute})
+	var delivered uint64
+	var counts []int
+	now := t0
+	for ; now.Sub(t0) < 20*time.Second; now = now.Add(100 * time.Millisecond) {
+		delivered += uint64(path{20 * mbit, 80 * mbit}.rate(s.Target()) / 10)
+		o := Observation{Conns: s.Target(), Delivered: delivered, Saturated: now.Sub(t0), RTT: 150 * time.Millisecond, Loss: 0.01}
+		if s.Observe(now, o) {
+			counts = append(counts, s.Target())
+		}
+	}
+	if want := []int{16, 8}; !equalInts(counts, want) {
+		t.Fatalf("counts %v, want %v", counts, want)
+	}
+}
