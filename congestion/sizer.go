@@ -236,17 +236,40 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 	}
 	first := float64(s.mid-s.mdel) / s.midAt.Sub(s.mark).Seconds()
 	second := float64(delivered-s.mid) / now.Sub(s.midAt).Seconds()
-	if (second < 0.75*first || first < 0.75*second) && s.retries < s.cfg.MaxRetries {
-		s.retries++
-		s.mark, s.mdel, s.midAt = s.midAt, s.mid, time.Time{}
-		return false
-	}
 	rate := float64(delivered-s.mdel) / now.Sub(s.mark).Seconds()
 	// The window each connection kept, against the loss-limited one.
 	window := rate / float64(conns) * rtt.Seconds() / segment
 	lossLimited := 0.0
 	if o.Loss > 0 {
 		lossLimited = 1.22 / math.Sqrt(o.Loss)
+	}
+	if second < 0.75*first && (s.reason == ReasonStart || s.probing) && lossLimited > 0 && lossLimited < smallWindow/2 &&
+		window > lossLimited && s.target < s.cfg.Max && !now.Before(s.holdTo) {
+		// The connections' rate is falling fast on a path that loses
+		// enough to hold a loss-based congestion control to a dozen
+		// segments or so: they are CUBIC or Reno coming down from slow
+		// start, and each will keep about the loss-limited rate M.
+		// Waiting for that to settle costs seconds of a long path. The
+		// path carries at least what they get now, so while that is at
+		// least what n connections at M would carry, the path is not
+		// shown full: step now, judged against the model.
+		perConn := lossLimited * segment / rtt.Seconds()
+		if rate >= 0.9*float64(s.target)*perConn {
+			s.mark, s.retries, s.settles = time.Time{}, 0, 0
+			was := s.probing
+			s.probing, s.base, s.baseR = true, s.target, float64(s.target)*perConn
+			s.reason, s.detail = ReasonProbing, fmt.Sprintf("%d connections coming down from %s on a path that loses %.1f%%: each will keep about %.0f segments (%s); trying more",
+				s.target, Mbps(rate), 100*o.Loss, lossLimited, Mbps(perConn))
+			if was {
+				s.reason = ReasonGrowing
+			}
+			return s.set(min(s.cfg.Max, 4*s.target))
+		}
+	}
+	if (second < 0.75*first || first < 0.75*second) && s.retries < s.cfg.MaxRetries {
+		s.retries++
+		s.mark, s.mdel, s.midAt = s.midAt, s.mid, time.Time{}
+		return false
 	}
 	if lossLimited > 0 && window > 2*lossLimited && s.settles < maxSettles {
 		// Far above what the loss allows: connections still coming down
