@@ -2,6 +2,7 @@ package congestion
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -268,5 +269,50 @@ func TestSizer_lossyButNotLossLimited(t *testing.T) {
 	}
 	if want := []int{16, 8}; !equalInts(counts, want) {
 		t.Fatalf("counts %v, want %v", counts, want)
+	}
+}
+
+// Connections whose rate falls fast on a path that holds a loss-based
+// congestion control to a dozen segments are coming down from slow start:
+// while they still carry what n connections at the loss-limited rate
+// would, the Sizer quadruples at once rather than waiting for them to
+// settle. A path already full at that rate gets no early step.
+func TestSizer_earlyStepWhileComingDown(t *testing.T) {
+	const (
+		mbit = 1e6 / 8
+		rtt  = 150 * time.Millisecond
+		loss = 0.01
+	)
+	steady := 1.22 / math.Sqrt(loss) * segment / rtt.Seconds()
+	for _, tt := range []struct {
+		name     string
+		capacity float64
+		early    bool
+	}{
+		{"room on the path", 100 * mbit, true},
+		{"a path full at 6 connections' rate", 6 * steady, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSizer(SizerConfig{Initial: 8, Max: 128})
+			var delivered uint64
+			var first time.Duration
+			for now := t0; now.Sub(t0) < 3*time.Second; now = now.Add(100 * time.Millisecond) {
+				age := now.Sub(t0).Seconds()
+				rate := 8 * steady * (1 + 5*math.Max(0, 1-age/2.5)) // from 6x to 1x in 2.5 s
+				delivered += uint64(min(rate, tt.capacity) / 10)
+				o := Observation{Conns: s.Target(), Delivered: delivered, Saturated: now.Sub(t0), RTT: rtt, Loss: loss}
+				if s.Observe(now, o) && first == 0 {
+					first = now.Sub(t0)
+				}
+			}
+			r, detail := s.Reason()
+			t.Logf("first change at %v: target %d (%v: %s)", first, s.Target(), r, detail)
+			// Without the early step the first measurement ends later, or
+			// (a full path, its rate steady) steps as a measured one.
+			early := first > 0 && first < 2500*time.Millisecond && strings.Contains(detail, "coming down")
+			if early != tt.early {
+				t.Errorf("an early step to 32 = %v, want %v", early, tt.early)
+			}
+		})
 	}
 }
