@@ -243,7 +243,7 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 	if o.Loss > 0 {
 		lossLimited = 1.22 / math.Sqrt(o.Loss)
 	}
-	if second < 0.75*first && (s.reason == ReasonStart || s.probing) && lossLimited > 0 && lossLimited < smallWindow/2 &&
+	if second < 0.75*first && (s.reason == ReasonStart || s.probing) && lossLimited > 0 && lossLimited < heavyLoss &&
 		window > lossLimited && s.target < s.cfg.Max && !now.Before(s.holdTo) {
 		// The connections' rate is falling fast on a path that loses
 		// enough to hold a loss-based congestion control to a dozen
@@ -330,12 +330,13 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 		return false
 	}
 	if (s.reason == ReasonStart || s.reason == ReasonDemand) && rtt > 0 {
-		// The first step: connections that each keep only a few dozen
-		// segments in flight, or no more than the loss allows, are far
-		// below what TCP would give one on a path they do not fill; a
-		// loss-based congestion control holds them there. Quadruple at
-		// once: if they fill the path sooner, the knee keeps what paid.
-		if window < smallWindow || (lossLimited > 0 && window <= 2*lossLimited) {
+		// The first step: connections that each keep no more than the
+		// path's loss allows a loss-based congestion control are held
+		// there, far below what the path may carry. Quadruple at once:
+		// if they fill the path sooner, the knee keeps what paid. (A
+		// small window alone says nothing: on a short path, loopback,
+		// a few segments carry gigabits.)
+		if lossLimited > 0 && window <= 2*lossLimited {
 			factor = 4
 		}
 	}
@@ -379,10 +380,11 @@ func (s *Sizer) set(n int) bool {
 	return true
 }
 
-// smallWindow is the window, in segments, below which a connection counts
-// as held back by its congestion control rather than by the path: the
-// loss-limited window of 1% random loss is about 12 (Mathis et al.).
-const smallWindow = 32
+// heavyLoss is the loss-limited window, in segments, below which a path
+// loses enough to hold a loss-based congestion control far down whatever
+// its capacity: 16 is the window of 0.6% random loss (1% gives about 12,
+// Mathis et al.).
+const heavyLoss = 16
 
 // Mbps formats a rate in bytes per second as megabits per second.
 func Mbps(rate float64) string { return fmt.Sprintf("%.1f Mbit/s", rate*8/1e6) }

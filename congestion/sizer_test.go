@@ -45,18 +45,19 @@ func TestSizer(t *testing.T) {
 	}{
 		{"loss-limited: grows until the path is full, then steps back",
 			SizerConfig{Initial: 4}, path{1 * mbit, 100 * mbit}, false,
-			// 16 and 64: small windows quadruple the first step, and one
-			// that kept the rate per connection the next; 256 fills the
-			// path at 100, the knee, and a later probe does not pay.
-			[]int{4, 16, 64, 256, 100, 200, 100}, ReasonPlateau},
+			// 8, then 32: a step that kept the rate per connection
+			// quadruples the next; 128 fills the path in part (the knee,
+			// 100, then 200, which does not pay), and after the hold a
+			// later probe.
+			[]int{4, 8, 32, 128, 200, 100, 200}, ReasonProbing},
 		{"one connection fills the path: the first step does not pay",
 			SizerConfig{Initial: 4, Hold: time.Minute}, path{100 * mbit, 100 * mbit}, false,
 			[]int{4, 8, 4}, ReasonPlateau},
 		{"a step that brings less than Gain of the proportional increase does not pay",
 			SizerConfig{Initial: 8, Hold: time.Minute}, path{1 * mbit, 9.5 * mbit}, false,
-			[]int{8, 32, 9}, ReasonPlateau}, // 9.5 Mbit/s: 9 connections at 8's rate each
+			[]int{8, 16, 9}, ReasonPlateau}, // 9.5 Mbit/s: 9 connections at 8's rate each
 		{"the most allowed", SizerConfig{Initial: 4, Max: 20}, path{1 * mbit, 100 * mbit}, false,
-			[]int{4, 16, 20}, ReasonMax},
+			[]int{4, 8, 20}, ReasonMax},
 		{"demand-limited: nothing learnt", SizerConfig{Initial: 4}, path{1 * mbit, 100 * mbit}, true,
 			[]int{4}, ReasonDemand},
 	}
@@ -83,9 +84,7 @@ func TestSizer_holdsThenProbesAgain(t *testing.T) {
 	s := NewSizer(SizerConfig{Initial: 4, Hold: 10 * time.Second})
 	var delivered uint64
 	got, now := drive(s, path{1 * mbit, 10 * mbit}, t0, 15*time.Second, false, &delivered)
-	// 16 fills the path in part (from the knee, 10, it tries 20, which
-	// does not pay).
-	if want := []int{4, 16, 20, 10}; !equalInts(got, want) {
+	if want := []int{4, 8, 32, 10}; !equalInts(got, want) {
 		t.Fatalf("counts %v, want %v", got, want)
 	}
 	// The capacity grows: the next probe, after Hold, pays.
