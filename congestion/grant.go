@@ -98,7 +98,7 @@ func (f *Flow) Grant(ctx context.Context, n int) error {
 	case <-ctx.Done():
 		m := f.m
 		m.mu.Lock()
-		removed := g.done == false && g.mf.queue.remove(g)
+		removed := !g.done && g.mf.queue.remove(g)
 		if removed {
 			g.done = true
 			m.serve(g.mf, m.cfg.Now()) // the bytes it held back may go to others

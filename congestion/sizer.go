@@ -271,10 +271,13 @@ func (s *Sizer) Observe(now time.Time, o Observation) bool {
 		s.mark, s.mdel, s.midAt = s.midAt, s.mid, time.Time{}
 		return false
 	}
-	if lossLimited > 0 && window > 2*lossLimited && s.settles < maxSettles {
+	if lossLimited > 0 && window > 2*lossLimited && s.settles < maxSettles && !s.probing {
 		// Far above what the loss allows: connections still coming down
 		// from their slow start (CUBIC takes many round trips to), whose
-		// rate would make a false baseline. Measure again.
+		// rate would make a false baseline. Measure again. (Not while a
+		// step is judged: there a rate still inflated can only make the
+		// step look better, and one step too many costs little on a path
+		// that loss holds down.)
 		s.settles++
 		s.mark, s.mdel, s.msat, s.midAt = now, delivered, saturated, time.Time{}
 		return false

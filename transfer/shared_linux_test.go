@@ -29,7 +29,7 @@ func TestEngine_secondTransferStartsFromWhatTheFirstLearnt(t *testing.T) {
 	tb := buildTestbed(t, top, "cubic")
 	// The first object is long enough for the sizing to judge its steps;
 	// the second is another object, fetched afresh.
-	objects := map[string][]byte{"v/first.bin": peertest.RandomBytes(48<<20, 7), "v/second.bin": peertest.RandomBytes(16<<20, 8)}
+	objects := map[string][]byte{"v/first.bin": peertest.RandomBytes(64<<20, 7), "v/second.bin": peertest.RandomBytes(16<<20, 8)}
 	const mark = 8 << 20
 	key := newKey(t)
 	addr, err := tb.Addr("server", "client")
