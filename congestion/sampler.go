@@ -85,7 +85,11 @@ func (f *Flow) sampleOf(ti tcpinfo.Info, at time.Time) Sample {
 		f.rtos = ti.RTOs
 	case Receive:
 		s.Delivered = ti.BytesReceived
-		if s.RTT == 0 {
+		// The receiver's own estimate from the data it takes in: the
+		// round trip of what this end sends (its small requests, acked
+		// on data segments that wait for the sender's window) runs
+		// seconds above the path's on a loaded connection.
+		if ti.RcvRTT > 0 {
 			s.RTT = ti.RcvRTT
 		}
 		f.receiveLoss(ti, &s)

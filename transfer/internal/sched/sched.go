@@ -903,20 +903,29 @@ func (s *Scheduler) resize(now time.Time) {
 		// down, which may take seconds to finish what they were asked on a
 		// slow path (their bytes leave the sum, and the measurement starts
 		// again without them).
+		// Round trip and loss weighted by rate: one connection's
+		// outlier does not set the whole upstream's.
 		var o congestion.Observation
-		var weight float64
+		var weight, rtt, rttWeight float64
 		for _, cn := range s.conns {
 			if cn.up != UpstreamID(u) || !cn.ready || cn.drain {
 				continue
 			}
 			o.Conns++
 			o.Delivered += cn.delivered
-			o.RTT = max(o.RTT, cn.rtt)
-			o.Loss += cn.loss * cn.rate
-			weight += cn.rate
+			w := max(cn.rate, 1)
+			if cn.rtt > 0 {
+				rtt += float64(cn.rtt) * w
+				rttWeight += w
+			}
+			o.Loss += cn.loss * w
+			weight += w
 		}
 		if weight > 0 {
 			o.Loss /= weight
+		}
+		if rttWeight > 0 {
+			o.RTT = time.Duration(rtt / rttWeight)
 		}
 		o.Saturated = up.saturated(now)
 		from := up.sizer.Target()
