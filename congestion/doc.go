@@ -57,10 +57,12 @@
 // rate, whatever the capacity), more connections carry proportionally
 // more until together they fill the path; where one connection already
 // fills it (BBR, or a clean path), more only share. The Sizer finds out by
-// measuring: it doubles the count while that pays (its first step
-// quadruples where each connection keeps only a few dozen segments in
-// flight), keeps the knee when it stops paying, and tries again later. There is no fixed cap like aria2's
-// 16 connections. The transfer engine sizes each upstream with one.
+// measuring: it doubles the count while that pays (it quadruples where
+// each connection keeps no more than the path's loss allows a loss-based
+// control, 1.22/√p segments, and steps early while such connections come
+// down from slow start), keeps the knee when it stops paying, and tries
+// again later. There is no fixed cap like aria2's 16 connections. The
+// transfer engine sizes each upstream with one.
 //
 // # Budgets, requests and grants
 //
