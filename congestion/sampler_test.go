@@ -2,7 +2,6 @@ package congestion
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
 )
@@ -11,30 +10,7 @@ import (
 // sender paced at 8 MB/s over loopback is measured at about that rate at
 // both ends, the fetching end counting its busy time.
 func TestWatch_loopback(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	rc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	sc := <-accepted
-	if sc == nil {
-		t.Fatal("accept failed")
-	}
-	defer sc.Close()
+	rc, sc := loopbackPair(t)
 
 	m := New(Config{})
 	defer m.Close()
