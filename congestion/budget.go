@@ -17,8 +17,8 @@ type Budget struct {
 	// their bottleneck, at k what k flows would. The CM emulates k TCP
 	// flows in the MulTCP way (Crowcroft and Oechslin, 1998): the
 	// allowance grows by k segments per round trip and shrinks by a factor
-	// 1−1/(2k) at each loss event any of the macroflow's flows sees, at
-	// most once per round trip. Until the first loss the flows are left to
+	// 1−0.3/k (CUBIC's 0.7 for one flow) at each loss event any of the
+	// macroflow's flows sees, at most once per round trip. Until the first loss the flows are left to
 	// their own congestion control (their slow start). 0: none.
 	Multiple float64
 	// Rate is a fixed allowance in bytes per second. 0: none. With both
@@ -97,6 +97,14 @@ func parseRate(s string) (float64, error) {
 	return 0, fmt.Errorf("rate %q has no unit", s)
 }
 
+// decrease is the factor by which k emulated flows cut their allowance at
+// a loss event: 1-(1-0.7)/k, k flows of which one cuts by CUBIC's 0.7 (the
+// kernel's default, and what the ensemble shares a bottleneck with). Reno's
+// 0.5 left four flows at 1x with 0.5-0.75 of one CUBIC flow's share
+// (Jain's index as low as 0.89): the ensemble's kernel flows cut too, and
+// their tail-loss probes count as retransmissions.
+func decrease(k float64) float64 { return 1 - 0.3/k }
+
 // segment is the size the allowance grows by per round trip and flow
 // emulated: a full-sized TCP segment on a 1,500-byte path.
 const segment = 1448
@@ -150,17 +158,17 @@ func (a *allowance) update(now time.Time, e Estimate, loss, timeout bool) {
 	case (loss || timeout) && math.IsInf(a.rate, 1):
 		// The first loss ends the flows' own slow start: the ensemble
 		// becomes k emulated flows that just saw a loss.
-		a.rate = max(carried*(1-1/(2*k)), floor)
+		a.rate = max(carried*decrease(k), floor)
 		a.cutAt, a.haveLoss = now, true
 		a.cuts++
 	case math.IsInf(a.rate, 1):
 	case timeout:
-		beta := 1 - 1/(2*k)
+		beta := decrease(k)
 		a.rate = max(a.rate*beta*beta, floor)
 		a.cutAt = now
 		a.cuts++
 	case loss && now.Sub(a.cutAt) >= rtt:
-		a.rate = max(a.rate*(1-1/(2*k)), floor)
+		a.rate = max(a.rate*decrease(k), floor)
 		a.cutAt = now
 		a.cuts++
 	default:

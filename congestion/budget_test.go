@@ -60,7 +60,7 @@ func TestAllowance(t *testing.T) {
 			t.Fatalf("k=%v: limited before any loss: %v", k, a.limit())
 		}
 		a.update(t0.Add(rtt), e, true, false)
-		want := 1e6 * (1 - 1/(2*k))
+		want := 1e6 * decrease(k)
 		if got := a.limit(); math.Abs(got-want) > 1 {
 			t.Fatalf("k=%v: after the first loss limit = %.0f, want %.0f", k, got, want)
 		}
@@ -86,7 +86,7 @@ func TestAllowance(t *testing.T) {
 		// A timeout cuts twice over.
 		before = a.limit()
 		a.update(t0.Add(time.Hour), e, false, true)
-		if got, want := a.limit(), before*(1-1/(2*k))*(1-1/(2*k)); math.Abs(got-want) > 1 {
+		if got, want := a.limit(), before*decrease(k)*decrease(k); math.Abs(got-want) > 1 {
 			t.Fatalf("k=%v: after a timeout %.0f, want %.0f", k, got, want)
 		}
 	}
